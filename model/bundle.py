@@ -1,0 +1,125 @@
+"""The IntTower model bundle (SPEC §4): what the trainer publishes and the service loads.
+
+Everything serving needs is here — weights (safetensors, no pickle), the frozen config, feature
+codecs, encoded user and item tables and the precomputed item head vectors — so the service never
+imports training code or reads raw data. Files are written through `model.store`, which makes
+publishing atomic and reading hash-verified.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from model import store
+from model.config import ModelConfig
+from model.features import EncodedTable, TowerCodec
+from model.inttower import IntTower
+
+WEIGHTS = "model.safetensors"
+FEATURES = "features.json"
+USERS = "users.parquet"
+ITEMS = "items.parquet"
+ITEM_VECTORS = "item_vectors.npy"
+ITEM_IDS = "item_ids.json"
+
+
+@dataclass
+class BundleContent:
+    """The parts of a bundle, in memory."""
+
+    model: IntTower
+    user_codec: TowerCodec
+    item_codec: TowerCodec
+    users: EncodedTable
+    items: EncodedTable  # row-aligned with item_vectors
+    item_vectors: np.ndarray  # (N_items, Hi, d) float32
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+
+@dataclass
+class Bundle(BundleContent):
+    """A loaded, verified bundle."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+
+def _write_files(content: BundleContent, folder: Path) -> None:
+    state = {k: v.detach().cpu().contiguous() for k, v in content.model.state_dict().items()}
+    save_file(state, folder / WEIGHTS)
+    features = {"user": content.user_codec.to_dict(), "item": content.item_codec.to_dict()}
+    (folder / FEATURES).write_text(json.dumps(features))
+    content.users.to_frame("user_id").to_parquet(folder / USERS, index=False)
+    content.items.to_frame("item_id").to_parquet(folder / ITEMS, index=False)
+    np.save(folder / ITEM_VECTORS, np.ascontiguousarray(content.item_vectors, dtype=np.float32))
+    (folder / ITEM_IDS).write_text(json.dumps([str(i) for i in content.items.ids]))
+
+
+def _vocab_sizes(codec: TowerCodec) -> dict[str, int]:
+    fields = [codec.id, *codec.tokens]
+    return {f.column: f.size for f in fields}
+
+
+def publish_bundle(artifacts: Path, content: BundleContent, metrics: dict[str, Any] | None = None,
+                   parent: str | None = None, extra: dict[str, Any] | None = None) -> str:
+    """Write `content` as a new bundle version and make it CURRENT; returns the version."""
+    vectors = content.item_vectors
+    if vectors.shape[0] != len(content.items):
+        raise ValueError(f"{vectors.shape[0]} item vectors for {len(content.items)} items")
+    manifest = {
+        "parent": parent,
+        "model_config": content.config.to_dict(),
+        "feature_schema": {"user": content.user_codec.columns, "item": content.item_codec.columns},
+        "vocab_sizes": {"user": _vocab_sizes(content.user_codec),
+                        "item": _vocab_sizes(content.item_codec)},
+        "item_vectors": {"shape": list(vectors.shape), "dtype": "float32"},
+        "num_users": len(content.users),
+        "metrics": metrics or {},
+        **(extra or {}),
+    }
+    return store.publish(artifacts, lambda folder: _write_files(content, folder), manifest)
+
+
+def load_bundle(path: Path, device: str | torch.device = "cpu") -> Bundle:
+    """Verify every file against the manifest, then rebuild the model from the bundle alone."""
+    path = Path(path)
+    manifest = store.verify(path)
+    config = ModelConfig.from_dict(manifest["model_config"])
+    model = IntTower(config)
+    model.load_state_dict(load_file(path / WEIGHTS))
+    model.to(device).eval()
+    features = json.loads((path / FEATURES).read_text())
+    items = EncodedTable.from_frame(pd.read_parquet(path / ITEMS), "item_id")
+    vectors = np.load(path / ITEM_VECTORS)
+    ids = json.loads((path / ITEM_IDS).read_text())
+    if list(items.ids) != ids or vectors.shape[0] != len(ids):
+        raise store.BundleError(f"{path}: item ids, items table and item vectors disagree")
+    return Bundle(
+        model=model,
+        user_codec=TowerCodec.from_dict(features["user"]),
+        item_codec=TowerCodec.from_dict(features["item"]),
+        users=EncodedTable.from_frame(pd.read_parquet(path / USERS), "user_id"),
+        items=items,
+        item_vectors=vectors,
+        path=path,
+        manifest=manifest,
+    )
+
+
+def load_current(artifacts: Path, device: str | torch.device = "cpu") -> Bundle:
+    return load_bundle(store.current_path(artifacts), device)

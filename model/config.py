@@ -1,0 +1,57 @@
+"""Frozen model configuration, saved inside every bundle so a loader can rebuild the model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TowerSpec:
+    """Input layout of one tower, as produced by the feature encoder.
+
+    cat_vocab: rows of each single-valued categorical field's table (incl. padding + OOV rows).
+    seq_vocab: rows of each multi-valued field's table; values are mean-pooled over non-padding.
+    num_dim:   number of numeric features appended after Light-SE.
+    """
+
+    cat_vocab: tuple[int, ...]
+    seq_vocab: tuple[int, ...] = ()
+    num_dim: int = 0
+
+    @property
+    def num_fields(self) -> int:
+        return len(self.cat_vocab) + len(self.seq_vocab)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of IntTower (SPEC §2). Defaults are the serving-cost defaults."""
+
+    user: TowerSpec
+    item: TowerSpec
+    embed_dim: int = 32
+    hidden: tuple[int, ...] = (300, 300, 128)
+    dropout: float = 0.2
+    user_heads: int = 4
+    item_heads: int = 4
+    head_dim: int = 32
+    light_se: bool = True
+    # False scores with a plain dot product of the last user head set and the item heads (ablation).
+    fe_block: bool = True
+
+    @property
+    def layers(self) -> int:
+        return len(self.hidden)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        data = dict(data)
+        towers = {k: TowerSpec(**{f: tuple(v) if isinstance(v, list) else v
+                                  for f, v in data.pop(k).items()})
+                  for k in ("user", "item")}
+        data["hidden"] = tuple(data["hidden"])
+        return cls(**towers, **data)

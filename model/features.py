@@ -1,0 +1,190 @@
+"""Feature codecs: raw table values -> the int64 / float32 arrays a tower eats.
+
+Fitted on the train split by `training.features` and saved in the bundle's features.json, so the
+service encodes request-supplied features of an unknown user with exactly the training rules and
+never touches training code or raw data. Index 0 is padding, index 1 out-of-vocabulary (unseen or
+missing values); vocabulary tokens start at 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from model.config import TowerSpec
+from model.inputs import TowerInputs
+
+PAD, OOV = 0, 1
+
+
+@dataclass(frozen=True)
+class TokenCodec:
+    """A categorical (one token) or multi-valued (tokens joined by `sep`) field."""
+
+    column: str
+    vocab: tuple[str, ...]  # token at index i + 2
+    multi: bool = False
+    sep: str = " "
+    max_len: int = 1
+    prefix: int | None = None  # keep the first `prefix` characters (zip code -> region)
+
+    @property
+    def size(self) -> int:
+        return len(self.vocab) + 2
+
+    def tokens(self, values: pd.Series) -> pd.Series:
+        values = values.fillna("").astype(str)
+        return values.str[: self.prefix] if self.prefix else values
+
+    def _lookup(self, tokens: pd.Series) -> np.ndarray:
+        index = pd.Index(self.vocab).get_indexer(tokens)  # -1 where unseen
+        return np.where(index < 0, OOV, index + 2).astype(np.int64)
+
+    def encode(self, values: pd.Series) -> np.ndarray:
+        """(N,) raw strings -> (N,) int64, or (N, max_len) int64 right-padded for multi fields."""
+        tokens = self.tokens(values)
+        if not self.multi:
+            return self._lookup(tokens)
+        lists = tokens.reset_index(drop=True).str.split(self.sep)
+        flat = lists.map(lambda ts: [t for t in ts if t][: self.max_len]).explode().dropna()
+        out = np.zeros((len(values), self.max_len), dtype=np.int64)  # (N, M), 0 = padding
+        if len(flat):
+            rows = flat.index.to_numpy()  # position of the source row, repeated per token
+            cols = flat.groupby(level=0).cumcount().to_numpy()
+            out[rows, cols] = self._lookup(flat.astype(str))
+        return out
+
+
+@dataclass(frozen=True)
+class NumericCodec:
+    """A number standardised with train mean / std; missing or unparsable -> the mean (0)."""
+
+    column: str
+    mean: float
+    std: float
+
+    def encode(self, values: pd.Series) -> np.ndarray:
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        return np.nan_to_num((x - self.mean) / self.std, nan=0.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LabelRateCodec:
+    """Smoothed positive rate of an entity from train labels; entities never seen get `prior`."""
+
+    prior: float
+    smoothing: float
+    mean: float
+    std: float
+
+    def standardise(self, rate: np.ndarray) -> np.ndarray:
+        return ((rate - self.mean) / self.std).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class TowerCodec:
+    """Every input of one tower: the id, its categorical / multi / numeric features, label rate."""
+
+    id: TokenCodec
+    tokens: tuple[TokenCodec, ...] = ()
+    numeric: tuple[NumericCodec, ...] = ()
+    label_rate: LabelRateCodec | None = None
+
+    @property
+    def spec(self) -> TowerSpec:
+        cat = [self.id, *(t for t in self.tokens if not t.multi)]
+        seq = [t for t in self.tokens if t.multi]
+        num_dim = len(self.numeric) + (self.label_rate is not None)
+        return TowerSpec(tuple(c.size for c in cat), tuple(s.size for s in seq), num_dim)
+
+    @property
+    def columns(self) -> list[str]:
+        """Raw feature columns this tower reads (besides the id)."""
+        return [c.column for c in (*self.tokens, *self.numeric)]
+
+    def encode(self, table: pd.DataFrame, rates: np.ndarray | None = None) -> EncodedTable:
+        """Raw entity table (index = raw id) -> encoded rows; `rates` are raw label rates (N,)."""
+        ids = table.index.astype(str)
+        cat = [self.id.encode(pd.Series(ids, index=table.index))]
+        cat += [t.encode(table[t.column]) for t in self.tokens if not t.multi]
+        seq = [t.encode(table[t.column]) for t in self.tokens if t.multi]
+        num = [n.encode(table[n.column]) for n in self.numeric]
+        if self.label_rate is not None:
+            if rates is None:
+                rates = np.full(len(table), self.label_rate.prior)
+            num.append(self.label_rate.standardise(np.asarray(rates, dtype=np.float64)))
+        return EncodedTable(
+            ids=np.asarray(ids, dtype=object),
+            cat=np.stack(cat, axis=1),
+            seq=seq,
+            num=np.stack(num, axis=1) if num else np.zeros((len(table), 0), np.float32),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TowerCodec:
+        def token(d: dict[str, Any]) -> TokenCodec:
+            return TokenCodec(**{**d, "vocab": tuple(d["vocab"])})
+
+        rate = data.get("label_rate")
+        return cls(
+            id=token(data["id"]),
+            tokens=tuple(token(t) for t in data.get("tokens", ())),
+            numeric=tuple(NumericCodec(**n) for n in data.get("numeric", ())),
+            label_rate=LabelRateCodec(**rate) if rate else None,
+        )
+
+
+@dataclass
+class EncodedTable:
+    """Encoded rows of an entity table, row-aligned with `ids`."""
+
+    ids: np.ndarray  # (N,) raw ids as str (object array)
+    cat: np.ndarray  # (N, F_cat) int64, id first
+    seq: list[np.ndarray] = field(default_factory=list)  # per multi field (N, M_f) int64
+    num: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (N, F_num)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, rows: np.ndarray) -> EncodedTable:
+        return EncodedTable(
+            self.ids[rows], self.cat[rows], [s[rows] for s in self.seq], self.num[rows]
+        )
+
+    def inputs(self, device: torch.device | str = "cpu") -> TowerInputs:
+        """All rows as one TowerInputs batch."""
+        return TowerInputs(
+            torch.from_numpy(self.cat).to(device),
+            tuple(torch.from_numpy(s).to(device) for s in self.seq),
+            torch.from_numpy(self.num).to(device),
+        )
+
+    def to_frame(self, id_column: str) -> pd.DataFrame:
+        """Flat frame for Parquet: id, cat_<j>, seq_<j> (lists), num_<j>."""
+        columns: dict[str, Any] = {id_column: self.ids.astype(str)}
+        columns |= {f"cat_{j}": self.cat[:, j] for j in range(self.cat.shape[1])}
+        columns |= {f"seq_{j}": list(s) for j, s in enumerate(self.seq)}
+        columns |= {f"num_{j}": self.num[:, j] for j in range(self.num.shape[1])}
+        return pd.DataFrame(columns)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, id_column: str) -> EncodedTable:
+        def block(prefix: str) -> list[str]:
+            return sorted((c for c in frame.columns if c.startswith(prefix)),
+                          key=lambda c: int(c.split("_")[1]))
+
+        num_cols = block("num_")
+        return cls(
+            ids=frame[id_column].astype(str).to_numpy(dtype=object),
+            cat=frame[block("cat_")].to_numpy(dtype=np.int64),
+            seq=[np.stack(frame[c].to_numpy()).astype(np.int64) for c in block("seq_")],
+            num=frame[num_cols].to_numpy(dtype=np.float32) if num_cols
+            else np.zeros((len(frame), 0), np.float32),
+        )

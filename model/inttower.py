@@ -1,0 +1,68 @@
+"""IntTower (CIKM 2022): two decoupled towers with multi-head projections and the FE-Block score.
+
+User heads come after EVERY hidden layer (U_l, l = 1..L); item heads from the last layer only (V).
+`encode_user` and `encode_item` stand alone so item vectors can be precomputed and the user tower
+run online; `forward` just composes them with `model.interaction.score_pairs`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from model.config import ModelConfig
+from model.inputs import Batch, TowerInputs
+from model.interaction import score_one_vs_n, score_pairs
+from model.layers import Tower
+
+
+class Encoded(NamedTuple):
+    heads: Tensor  # user: (B, L, Hu, d); item: (B, Hi, d)
+    emb_sq_norm: Tensor  # (B,) for the embedding L2 penalty
+
+
+class Output(NamedTuple):
+    logit: Tensor  # (B,)
+    user: Encoded
+    item: Encoded
+
+
+class IntTower(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if not config.fe_block and config.user_heads != config.item_heads:
+            raise ValueError("the dot-product ablation needs user_heads == item_heads")
+        self.config = config
+        c = config
+        self.user_tower = Tower(c.user, c.embed_dim, c.hidden, c.dropout, c.light_se)
+        self.item_tower = Tower(c.item, c.embed_dim, c.hidden, c.dropout, c.light_se)
+        self.user_proj = nn.ModuleList(nn.Linear(h, c.user_heads * c.head_dim) for h in c.hidden)
+        self.item_proj = nn.Linear(c.hidden[-1], c.item_heads * c.head_dim)
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def encode_user(self, x: TowerInputs) -> Encoded:
+        out = self.user_tower(x)
+        c = self.config
+        heads = [proj(h) for proj, h in zip(self.user_proj, out.hidden, strict=True)]
+        stacked = torch.stack(heads, dim=1).view(-1, c.layers, c.user_heads, c.head_dim)
+        return Encoded(stacked, out.emb_sq_norm)  # (B, L, Hu, d)
+
+    def encode_item(self, x: TowerInputs) -> Encoded:
+        out = self.item_tower(x)
+        c = self.config
+        heads = self.item_proj(out.hidden[-1]).view(-1, c.item_heads, c.head_dim)
+        return Encoded(heads, out.emb_sq_norm)  # (B, Hi, d)
+
+    def forward(self, batch: Batch) -> Output:
+        user = self.encode_user(batch.user)
+        item = self.encode_item(batch.item)
+        logit = score_pairs(user.heads, item.heads, self.config.fe_block) + self.bias
+        return Output(logit, user, item)
+
+    def score_candidates(self, user_heads: Tensor, item_heads: Tensor) -> Tensor:
+        """One user's heads (L, Hu, d) against N item vectors (N, Hi, d) -> logits (N,)."""
+        c = self.config
+        stack = user_heads.reshape(-1, c.head_dim)  # (L*Hu, d)
+        return score_one_vs_n(stack, item_heads, c.fe_block, c.user_heads) + self.bias

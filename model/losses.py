@@ -1,0 +1,55 @@
+"""Training losses on tensors only (SPEC §2.6): BCE, embedding L2 and the CIR contrastive term."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    embed_l2: float = 1e-6  # weight of the mean squared norm of looked-up embedding rows
+    cir_weight: float = 0.1
+    cir_temperature: float = 0.07
+
+
+def cir_loss(user_last: Tensor, item_heads: Tensor, item_key: Tensor, label: Tensor,
+             temperature: float) -> Tensor:
+    """In-batch InfoNCE (Contrastive Interaction Regularisation, IntTower §3.4).
+
+    user_last: (B, Hu, d) last layer's user heads; item_heads: (B, Hi, d) with Hu*d == Hi*d.
+    Each positive row (label 1) is an anchor whose positive is its own item; the other items of the
+    batch are the negatives, except rows holding the SAME item, which are masked out of the
+    denominator (they are not negatives). Returns 0 when the batch has no positive.
+    """
+    anchors = label > 0.5
+    if not bool(anchors.any()):
+        return user_last.new_zeros(())
+    u = F.normalize(user_last.flatten(1), dim=-1)  # (B, Hu*d)
+    v = F.normalize(item_heads.flatten(1), dim=-1)  # (B, Hi*d)
+    logits = (u[anchors] @ v.T) / temperature  # (A, B)
+    rows = torch.nonzero(anchors).squeeze(1)  # (A,) the anchor's own column
+    same_item = item_key[anchors].unsqueeze(1) == item_key.unsqueeze(0)  # (A, B)
+    own_column = torch.zeros_like(same_item)
+    own_column[torch.arange(len(rows), device=rows.device), rows] = True
+    logits = logits.masked_fill(same_item & ~own_column, float("-inf"))
+    return F.cross_entropy(logits, rows)
+
+
+def total_loss(
+    logit: Tensor, label: Tensor, emb_sq_norm: Tensor, user_last: Tensor, item_heads: Tensor,
+    item_key: Tensor, config: LossConfig,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Mean BCE-with-logits + λ_emb·mean(‖looked-up rows‖²) + λ_cir·CIR. Returns (loss, parts)."""
+    bce = F.binary_cross_entropy_with_logits(logit, label)
+    l2 = emb_sq_norm.mean()
+    loss = bce + config.embed_l2 * l2
+    parts = {"bce": bce.detach()}
+    if config.cir_weight > 0:
+        cir = cir_loss(user_last, item_heads, item_key, label, config.cir_temperature)
+        loss = loss + config.cir_weight * cir
+        parts["cir"] = cir.detach()
+    return loss, parts

@@ -1,0 +1,147 @@
+"""Versioned artifact store (SPEC §4): atomic publish, hash-verified reads, an atomic CURRENT.
+
+    <artifacts>/bundles/<version>/manifest.json + files     version = UTC time + content hash
+    <artifacts>/CURRENT                                     the live version's name
+
+A bundle is written completely into a hidden temporary directory beside its final place, every
+file hashed into the manifest, verified, fsynced, then renamed into `bundles/<version>`; CURRENT is
+replaced last by write-temp-then-rename. A crash at any point leaves CURRENT naming the previous
+complete bundle (the temporary directory is garbage, never served). Readers verify every hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+BUNDLES = "bundles"
+
+
+class BundleError(RuntimeError):
+    """A bundle that must not be served: missing, incomplete, or not matching its manifest."""
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(artifacts: Path, write: Callable[[Path], None], manifest: dict[str, Any]) -> str:
+    """Write a new bundle with `write(tmp_dir)`, seal it with a manifest, make it CURRENT.
+
+    `manifest` holds the caller's fields (model config, metrics, parent...); the store adds
+    format_version, version, created_at and the sha256 and size of every file. Returns the version.
+    """
+    root = Path(artifacts) / BUNDLES
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        write(tmp)
+        files = {
+            p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in sorted(tmp.iterdir())
+            if p.is_file()
+        }
+        if MANIFEST in files:
+            raise ValueError(f"{MANIFEST} is written by the store, not by the bundle writer")
+        created = datetime.now(UTC)
+        content = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:10]
+        version = f"{created:%Y%m%dT%H%M%S}Z-{content}"
+        sealed = {
+            **manifest, "format_version": FORMAT_VERSION, "version": version,
+            "created_at": created.isoformat(), "files": files,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(sealed, indent=2, sort_keys=True))
+        for path in tmp.iterdir():
+            _fsync(path)
+        verify(tmp)
+        final = root / version
+        if final.exists():  # identical content published within the same second
+            shutil.rmtree(tmp)
+        else:
+            os.rename(tmp, final)
+            _fsync(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    set_current(artifacts, version)
+    return version
+
+
+def set_current(artifacts: Path, version: str) -> None:
+    """Point CURRENT at `version` atomically (the bundle must exist and verify)."""
+    verify(bundle_path(artifacts, version))
+    tmp = Path(artifacts) / f".{CURRENT}.{uuid.uuid4().hex}"
+    tmp.write_text(version + "\n")
+    _fsync(tmp)
+    os.replace(tmp, Path(artifacts) / CURRENT)
+
+
+def current_version(artifacts: Path) -> str | None:
+    path = Path(artifacts) / CURRENT
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def bundle_path(artifacts: Path, version: str) -> Path:
+    if not version or "/" in version or version.startswith("."):
+        raise BundleError(f"not a bundle version: {version!r}")
+    return Path(artifacts) / BUNDLES / version
+
+
+def current_path(artifacts: Path) -> Path:
+    version = current_version(artifacts)
+    if version is None:
+        raise BundleError(f"no bundle published in {artifacts} (no {CURRENT} file)")
+    return bundle_path(artifacts, version)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((Path(path) / MANIFEST).read_text())
+    except FileNotFoundError as exc:
+        raise BundleError(f"{path} has no {MANIFEST}: incomplete bundle") from exc
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path}/{MANIFEST} is not valid JSON: {exc}") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: bundle format {manifest.get('format_version')!r}, "
+            f"this build reads {FORMAT_VERSION}"
+        )
+    return manifest
+
+
+def verify(path: Path) -> dict[str, Any]:
+    """Check every file against the manifest's size and sha256; return the manifest."""
+    manifest = read_manifest(path)
+    for name, expected in manifest["files"].items():
+        file = Path(path) / name
+        if not file.is_file():
+            raise BundleError(f"{path}: {name} is missing")
+        if file.stat().st_size != expected["bytes"] or sha256_file(file) != expected["sha256"]:
+            raise BundleError(f"{path}: {name} does not match its manifest hash")
+    return manifest

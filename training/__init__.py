@@ -1,0 +1,1 @@
+"""Offline side of inttower: data fetching and encoding, the training loop, bundle export."""

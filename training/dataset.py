@@ -1,0 +1,71 @@
+"""Mini-batches of encoded interaction rows, gathered from the encoded user / item tables.
+
+Kept apart from the loop so that a distributed run only changes which rows a worker iterates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from model.features import EncodedTable
+from model.inputs import Batch, TowerInputs
+from training.features import EncodedSplit
+
+
+class _TableTensors:
+    """An EncodedTable as tensors on the training device, for row gathers."""
+
+    def __init__(self, table: EncodedTable, device: torch.device) -> None:
+        self.cat = torch.tensor(table.cat).to(device)
+        self.seq = [torch.tensor(s).to(device) for s in table.seq]
+
+    def gather(self, rows: Tensor, num: Tensor) -> TowerInputs:
+        return TowerInputs(
+            self.cat.index_select(0, rows), tuple(s.index_select(0, rows) for s in self.seq), num
+        )
+
+
+class BatchSource:
+    """Iterates one split in batches; `shuffle` reorders rows every epoch (seeded generator)."""
+
+    def __init__(self, users: EncodedTable, items: EncodedTable, split: EncodedSplit,
+                 device: torch.device | str = "cpu") -> None:
+        device = torch.device(device)
+        self.users = _TableTensors(users, device)
+        self.items = _TableTensors(items, device)
+        self.user_row = torch.tensor(split.user_row).to(device)
+        self.item_row = torch.tensor(split.item_row).to(device)
+        self.user_num = torch.tensor(split.user_num).to(device)
+        self.item_num = torch.tensor(split.item_num).to(device)
+        self.label = torch.tensor(split.label).to(device)
+        self.device = device
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def num_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None
+                ) -> Iterator[Batch]:
+        """Batches in row order, or in a fresh random order when a generator is given."""
+        order = (torch.randperm(len(self), generator=generator).to(self.device)
+                 if generator is not None else torch.arange(len(self), device=self.device))
+        for start in range(0, len(self), batch_size):
+            idx = order[start:start + batch_size]
+            user_row = self.user_row.index_select(0, idx)
+            item_row = self.item_row.index_select(0, idx)
+            yield Batch(
+                user=self.users.gather(user_row, self.user_num.index_select(0, idx)),
+                item=self.items.gather(item_row, self.item_num.index_select(0, idx)),
+                item_key=item_row,
+                label=self.label.index_select(0, idx),
+            )
+
+    def user_keys(self) -> np.ndarray:
+        """(N,) user row of each example, for GAUC."""
+        return self.user_row.cpu().numpy()

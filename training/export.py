@@ -1,0 +1,88 @@
+"""Turn a trained model into a bundle: precompute item vectors, publish; refresh item vectors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from model import store
+from model.bundle import BundleContent, load_current, publish_bundle
+from model.features import EncodedTable
+from model.inttower import IntTower
+from training.schema import EntityTable
+from training.tables import read_entity_table
+
+log = logging.getLogger(__name__)
+
+INHERITED = ("dataset", "dataset_schema", "train")  # manifest fields a refresh carries over
+
+
+@torch.no_grad()
+def item_vectors(model: IntTower, items: EncodedTable, batch_size: int = 8192,
+                 progress: bool = True) -> np.ndarray:
+    """Item tower in eval mode over every row: (N_items, Hi, d) float32."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = np.empty((len(items), model.config.item_heads, model.config.head_dim), np.float32)
+    starts = range(0, len(items), batch_size)
+    for start in tqdm(starts, desc="item vectors", disable=not progress, leave=False):
+        rows = np.arange(start, min(start + batch_size, len(items)))
+        out[rows] = model.encode_item(items.take(rows).inputs(device)).heads.cpu().numpy()
+    return out
+
+
+def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
+                  progress: bool = True) -> str:
+    """Recompute item vectors with the live checkpoint; publish a child bundle; returns its version.
+
+    `items_table` (raw, index = item id, the schema's feature columns) replaces or adds items:
+    rows are encoded with the bundle's own codecs (unseen ids -> OOV row). Items that the live
+    bundle already knows keep their label-rate feature; new items get the train prior. Without a
+    table, the stored items are re-encoded by the current weights as they are.
+    """
+    live = load_current(artifacts)
+    items = live.items
+    if items_table is not None:
+        missing = [c for c in live.item_codec.columns if c not in items_table.columns]
+        if missing:
+            raise ValueError(f"the items table lacks the feature columns {missing}")
+        updated = live.item_codec.encode(items_table)
+        if live.item_codec.label_rate is not None:
+            old_row = pd.Index(live.items.ids).get_indexer(updated.ids)
+            known = old_row >= 0
+            updated.num[known, -1] = live.items.num[old_row[known], -1]
+        keep = ~pd.Index(live.items.ids).isin(updated.ids)
+        items = _concat(live.items.take(np.flatnonzero(keep)), updated)
+        log.info("refresh: %d items updated or added, %d kept", len(updated), int(keep.sum()))
+    content = BundleContent(
+        model=live.model, user_codec=live.user_codec, item_codec=live.item_codec,
+        users=live.users, items=items,
+        item_vectors=item_vectors(live.model, items, progress=progress),
+    )
+    return publish_bundle(artifacts, content, metrics=live.manifest.get("metrics"),
+                          parent=live.version,
+                          extra={k: live.manifest[k] for k in INHERITED if k in live.manifest})
+
+
+def read_items_update(artifacts: Path, path: Path) -> pd.DataFrame:
+    """Read an updated item table laid out like the live bundle's training items table."""
+    manifest = store.read_manifest(store.current_path(artifacts))
+    items_spec = manifest.get("dataset_schema", {}).get("items")
+    if items_spec is None:
+        raise ValueError("the live bundle records no item table layout to read the update with")
+    spec = EntityTable.model_validate({**items_spec, "file": str(path), "format": "auto"})
+    return read_entity_table(spec, Path(path))
+
+
+def _concat(a: EncodedTable, b: EncodedTable) -> EncodedTable:
+    return EncodedTable(
+        ids=np.concatenate([a.ids, b.ids]),
+        cat=np.concatenate([a.cat, b.cat]),
+        seq=[np.concatenate([x, y]) for x, y in zip(a.seq, b.seq, strict=True)],
+        num=np.concatenate([a.num, b.num]),
+    )

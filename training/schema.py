@@ -1,0 +1,106 @@
+"""The dataset schema: which column of which table is what (YAML file, validated by pydantic).
+
+MovieLens is just one such schema, shipped in `training/schemas/`. A user's own data needs three
+tables (interactions, users, items; CSV, TSV, Parquet or RecBole atomic files) and one schema file:
+
+    name: my-shop
+    interactions: {file: clicks.parquet, user_id: uid, item_id: sku, timestamp: ts,
+                   label: {column: clicked}}
+    users: {file: users.csv, id: uid, label_rate: true,
+            features: [{column: city, kind: categorical}, {column: age, kind: numeric}]}
+    items: {file: items.csv, id: sku, label_rate: true,
+            features: [{column: tags, kind: multi, sep: "|", max_len: 8}]}
+
+File paths are relative to the schema file (or to the data directory given when loading).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TableFormat = Literal["auto", "csv", "tsv", "parquet", "recbole"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureKind(StrEnum):
+    categorical = "categorical"  # one token per row -> one embedding
+    multi = "multi"  # several tokens joined by `sep` -> mean-pooled embeddings
+    numeric = "numeric"  # a number, standardised with train statistics
+
+
+class FeatureColumn(_Strict):
+    column: str
+    kind: FeatureKind = FeatureKind.categorical
+    sep: str = " "  # multi only
+    max_len: int = Field(8, ge=1, le=256)  # multi only: tokens kept per row
+    prefix: int | None = Field(None, ge=1)  # categorical only: keep the first N characters
+
+
+class LabelSpec(_Strict):
+    column: str
+    # y = value > positive_above (e.g. rating > 3); None means the column is already 0/1.
+    positive_above: float | None = None
+    drop: list[float] = []  # values whose rows are removed first (e.g. rating 3)
+
+
+class InteractionTable(_Strict):
+    file: str
+    format: TableFormat = "auto"
+    user_id: str
+    item_id: str
+    label: LabelSpec
+    timestamp: str | None = None  # needed by the temporal split
+
+
+class EntityTable(_Strict):
+    file: str | None = None  # None: the tower sees only the id
+    format: TableFormat = "auto"
+    id: str
+    id_prefix: str = ""  # stripped from raw ids here and in the interactions (ml-1m: "1m_")
+    features: list[FeatureColumn] = []
+    # Smoothed, leave-one-out positive rate of this user / item, from train labels only.
+    label_rate: bool = False
+
+    @model_validator(mode="after")
+    def _needs_file_for_features(self) -> EntityTable:
+        if self.features and self.file is None:
+            raise ValueError("features need a file to read them from")
+        return self
+
+
+class DatasetSchema(_Strict):
+    name: str
+    interactions: InteractionTable
+    users: EntityTable
+    items: EntityTable
+
+    @classmethod
+    def load(cls, path: str | Path) -> DatasetSchema:
+        with open(path, encoding="utf-8") as fh:
+            return cls.model_validate(yaml.safe_load(fh))
+
+    def dump(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
+
+
+def builtin_schema(name: str) -> DatasetSchema:
+    """A schema shipped with the project (`ml-100k`, `ml-1m`)."""
+    ref = resources.files("training") / "schemas" / f"{name}.yaml"
+    if not ref.is_file():
+        raise ValueError(f"no built-in dataset {name!r}; known: {', '.join(builtin_names())}")
+    return DatasetSchema.model_validate(yaml.safe_load(ref.read_text(encoding="utf-8")))
+
+
+def builtin_names() -> list[str]:
+    folder = resources.files("training") / "schemas"
+    names = (p.name for p in folder.iterdir())
+    return sorted(n.removesuffix(".yaml") for n in names if n.endswith(".yaml"))

@@ -1,0 +1,31 @@
+"""Train / validation / test splits of the interaction rows (SPEC §3)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+FRACTIONS = (0.8, 0.1, 0.1)
+
+
+class SplitKind(StrEnum):
+    random = "random"  # seeded shuffle, 80/10/10: comparable with the paper
+    temporal = "temporal"  # stable sort by timestamp, global 80/10/10: later rows are test
+
+
+def split_rows(interactions: pd.DataFrame, kind: SplitKind, seed: int) -> dict[str, np.ndarray]:
+    """Row positions of each split: {"train", "valid", "test"} -> int64 arrays."""
+    n = len(interactions)
+    if kind is SplitKind.random:
+        order = np.random.default_rng(seed).permutation(n)
+    else:
+        order = np.argsort(interactions["timestamp"].to_numpy(), kind="stable")
+    cut_train = int(n * FRACTIONS[0])
+    cut_valid = int(n * (FRACTIONS[0] + FRACTIONS[1]))
+    return {
+        "train": order[:cut_train],
+        "valid": order[cut_train:cut_valid],
+        "test": order[cut_valid:],
+    }

@@ -1,0 +1,122 @@
+"""`train(config) -> TrainResult`: data -> leak-free features -> IntTower -> metrics -> bundle.
+
+The CLI is a thin wrapper over this; tests call it at toy size.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model.bundle import BundleContent, publish_bundle
+from model.config import ModelConfig
+from model.inttower import IntTower
+from model.losses import LossConfig
+from training.dataset import BatchSource
+from training.export import item_vectors
+from training.features import EncodedData, encode_dataset
+from training.fetch import fetch_movielens
+from training.loop import FitConfig, FitResult, Objective, fit, score_split
+from training.objectives import inttower_objective
+from training.schema import DatasetSchema, builtin_schema
+from training.split import SplitKind, split_rows
+from training.tables import load_dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "ml-100k"  # a built-in dataset name, used when `schema` is None
+    schema: Path | None = None  # the user's own data: a schema file, paths relative to it
+    split: SplitKind = SplitKind.random
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    # Overrides of ModelConfig's architecture fields (embed_dim, hidden, user_heads, ...).
+    model: dict[str, Any] = field(default_factory=dict)
+    loss: LossConfig = field(default_factory=LossConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+    artifacts: Path | None = Path("artifacts")  # None: do not publish a bundle
+    device: str = "cpu"
+
+
+@dataclass
+class TrainResult:
+    valid: dict[str, float]
+    test: dict[str, float]
+    fit: FitResult
+    version: str | None
+    model: torch.nn.Module
+    data: EncodedData
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        return {"valid": self.valid, "test": self.test, "best_epoch": self.fit.best_epoch,
+                "epochs_run": self.fit.epochs_run,
+                "train_seconds": round(self.fit.train_seconds, 1),
+                "total_seconds": round(self.seconds, 1), "version": self.version}
+
+
+def prepare_data(config: DataConfig) -> tuple[DatasetSchema, EncodedData]:
+    if config.schema is not None:
+        schema, data_dir = DatasetSchema.load(config.schema), Path(config.schema).parent
+    else:
+        schema, data_dir = builtin_schema(config.dataset), fetch_movielens(config.dataset)
+    raw = load_dataset(schema, data_dir)
+    rows = split_rows(raw.interactions, config.split, config.seed)
+    log.info("%s: %d rows (train %d / valid %d / test %d), %d users, %d items", schema.name,
+             len(raw.interactions), *map(len, rows.values()), len(raw.users), len(raw.items))
+    return schema, encode_dataset(raw, rows)
+
+
+Metrics = dict[str, float]
+
+
+def fit_and_score(model: torch.nn.Module, objective: Objective, data: EncodedData,
+                  fit_config: FitConfig, device: str) -> tuple[FitResult, Metrics, Metrics]:
+    """Fit on train with early stopping on valid; return (fit, valid metrics, test metrics)."""
+    sources = {name: BatchSource(data.users, data.items, split, device)
+               for name, split in data.splits.items()}
+    result = fit(model.to(device), sources["train"], sources["valid"], objective, fit_config)
+    eval_batch = fit_config.batch_size * 4
+    return (result, score_split(model, sources["valid"], eval_batch),
+            score_split(model, sources["test"], eval_batch))
+
+
+def train(config: TrainConfig) -> TrainResult:
+    started = time.perf_counter()
+    torch.manual_seed(config.data.seed)
+    schema, data = prepare_data(config.data)
+    model_config = ModelConfig(user=data.user_codec.spec, item=data.item_codec.spec, **config.model)
+    model = IntTower(model_config)
+    result, valid, test = fit_and_score(model, inttower_objective(config.loss), data, config.fit,
+                                        config.device)
+    log.info("test auc %.4f  logloss %.4f  gauc %.4f (best epoch %d of %d)", test["auc"],
+             test["logloss"], test["gauc"], result.best_epoch, result.epochs_run)
+    version = None
+    if config.artifacts is not None:
+        content = BundleContent(
+            model=model.cpu(), user_codec=data.user_codec, item_codec=data.item_codec,
+            users=data.users, items=data.items,
+            item_vectors=item_vectors(model, data.items, progress=config.fit.progress),
+        )
+        train_info = {"split": config.data.split.value, "seed": config.data.seed,
+                      "loss": asdict(config.loss), "fit": asdict(config.fit),
+                      "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+                      "machine": platform.platform(), "torch": torch.__version__}
+        version = publish_bundle(config.artifacts, content, metrics={"valid": valid, "test": test},
+                                 extra={"dataset": schema.name,
+                                        "dataset_schema": schema.model_dump(mode="json"),
+                                        "train": train_info})
+        log.info("published bundle %s into %s", version, config.artifacts)
+    return TrainResult(valid, test, result, version, model, data, time.perf_counter() - started)
