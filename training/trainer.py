@@ -98,6 +98,9 @@ def train(config: TrainConfig) -> TrainResult:
     torch.manual_seed(config.data.seed)
     schema, data = prepare_data(config.data)
     model_config = ModelConfig(user=data.user_codec.spec, item=data.item_codec.spec, **config.model)
+    if config.loss.cir_weight > 0 and model_config.user_heads != model_config.item_heads:
+        raise ValueError("CIR compares flattened head sets: it needs user_heads == item_heads "
+                         "(or cir_weight 0)")
     model = IntTower(model_config)
     result, valid, test = fit_and_score(model, inttower_objective(config.loss), data, config.fit,
                                         config.device)

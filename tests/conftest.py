@@ -1,0 +1,49 @@
+"""Shared fixtures: a small generated dataset and a toy IntTower trained on it (seconds)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from training.loop import FitConfig
+from training.synth import generate
+from training.trainer import DataConfig, TrainConfig, TrainResult, train
+
+# A tiny architecture: every code path of the default one (3 layers, multi-head) at toy size.
+TOY_MODEL = {"hidden": (32, 16, 16), "embed_dim": 8, "head_dim": 8, "user_heads": 2,
+             "item_heads": 2}
+
+
+@pytest.fixture(scope="session")
+def synth_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("synth"), users=300, items=200,
+                    interactions=12_000, seed=3)
+
+
+def _toy_config(schema: Path, artifacts: Path | None, **fit: int) -> TrainConfig:
+    return TrainConfig(
+        data=DataConfig(schema=schema, seed=1),
+        model=dict(TOY_MODEL),
+        fit=FitConfig(**{"epochs": 4, "batch_size": 512, "progress": False, **fit}),
+        artifacts=artifacts,
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Artifacts folder of the `trained` bundle: copy it before publishing into it."""
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="session")
+def trained(synth_schema: Path, trained_artifacts: Path) -> TrainResult:
+    """A toy model trained on the synth data and published into `trained_artifacts`."""
+    return train(_toy_config(synth_schema, trained_artifacts))
+
+
+@pytest.fixture
+def toy_config() -> Callable[..., TrainConfig]:
+    """toy_config(schema, artifacts, **fit_overrides) -> a seconds-long TrainConfig."""
+    return _toy_config
