@@ -22,6 +22,7 @@ from model import store
 from model.config import ModelConfig
 from model.features import EncodedTable, TowerCodec
 from model.inttower import IntTower
+from model.item_index import ItemIndex, build_item_index
 
 WEIGHTS = "model.safetensors"
 FEATURES = "features.json"
@@ -29,6 +30,7 @@ USERS = "users.parquet"
 ITEMS = "items.parquet"
 ITEM_VECTORS = "item_vectors.npy"
 ITEM_IDS = "item_ids.json"
+ITEM_INDEX = "item_index.faiss"  # optional: bundles published before it existed lack it
 
 
 @dataclass
@@ -53,13 +55,14 @@ class Bundle(BundleContent):
 
     path: Path
     manifest: dict[str, Any]
+    item_index: ItemIndex | None = None  # for whole-catalogue top-k (/recommend)
 
     @property
     def version(self) -> str:
         return str(self.manifest["version"])
 
 
-def _write_files(content: BundleContent, folder: Path) -> None:
+def _write_files(content: BundleContent, index: ItemIndex, folder: Path) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in content.model.state_dict().items()}
     save_file(state, folder / WEIGHTS)
     features = {"user": content.user_codec.to_dict(), "item": content.item_codec.to_dict()}
@@ -68,6 +71,7 @@ def _write_files(content: BundleContent, folder: Path) -> None:
     content.items.to_frame("item_id").to_parquet(folder / ITEMS, index=False)
     np.save(folder / ITEM_VECTORS, np.ascontiguousarray(content.item_vectors, dtype=np.float32))
     (folder / ITEM_IDS).write_text(json.dumps([str(i) for i in content.items.ids]))
+    index.save(folder / ITEM_INDEX)
 
 
 def _vocab_sizes(codec: TowerCodec) -> dict[str, int]:
@@ -81,6 +85,7 @@ def publish_bundle(artifacts: Path, content: BundleContent, metrics: dict[str, A
     vectors = content.item_vectors
     if vectors.shape[0] != len(content.items):
         raise ValueError(f"{vectors.shape[0]} item vectors for {len(content.items)} items")
+    index = build_item_index(vectors, content.config.fe_block)
     manifest = {
         "parent": parent,
         "model_config": content.config.to_dict(),
@@ -88,11 +93,12 @@ def publish_bundle(artifacts: Path, content: BundleContent, metrics: dict[str, A
         "vocab_sizes": {"user": _vocab_sizes(content.user_codec),
                         "item": _vocab_sizes(content.item_codec)},
         "item_vectors": {"shape": list(vectors.shape), "dtype": "float32"},
+        "item_index": index.describe(),
         "num_users": len(content.users),
         "metrics": metrics or {},
         **(extra or {}),
     }
-    return store.publish(artifacts, lambda folder: _write_files(content, folder), manifest)
+    return store.publish(artifacts, lambda folder: _write_files(content, index, folder), manifest)
 
 
 def load_bundle(path: Path, device: str | torch.device = "cpu") -> Bundle:
@@ -109,6 +115,12 @@ def load_bundle(path: Path, device: str | torch.device = "cpu") -> Bundle:
     ids = json.loads((path / ITEM_IDS).read_text())
     if list(items.ids) != ids or vectors.shape[0] != len(ids):
         raise store.BundleError(f"{path}: item ids, items table and item vectors disagree")
+    index = None
+    if ITEM_INDEX in manifest["files"]:
+        try:
+            index = ItemIndex.load(path / ITEM_INDEX, vectors, config.fe_block)
+        except ValueError as exc:
+            raise store.BundleError(f"{path}: {ITEM_INDEX} is unusable: {exc}") from exc
     return Bundle(
         model=model,
         user_codec=TowerCodec.from_dict(features["user"]),
@@ -118,6 +130,7 @@ def load_bundle(path: Path, device: str | torch.device = "cpu") -> Bundle:
         item_vectors=vectors,
         path=path,
         manifest=manifest,
+        item_index=index,
     )
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from service.app import create_app
+from service.settings import Settings
 from training.loop import FitConfig
 from training.synth import generate
 from training.trainer import DataConfig, TrainConfig, TrainResult, train
@@ -47,3 +51,17 @@ def trained(synth_schema: Path, trained_artifacts: Path) -> TrainResult:
 def toy_config() -> Callable[..., TrainConfig]:
     """toy_config(schema, artifacts, **fit_overrides) -> a seconds-long TrainConfig."""
     return _toy_config
+
+
+@pytest.fixture
+def artifacts_copy(trained: TrainResult, trained_artifacts: Path, tmp_path: Path) -> Path:
+    """A private copy of `trained_artifacts`, free to publish into or corrupt."""
+    return shutil.copytree(trained_artifacts, tmp_path / "artifacts")
+
+
+@pytest.fixture(scope="module")
+def client(trained: TrainResult, trained_artifacts: Path) -> Iterator[TestClient]:
+    """The API with its lifespan running, serving the `trained` bundle (read-only: it never
+    publishes). Shared by a module's tests, so metrics accumulate across them."""
+    with TestClient(create_app(Settings(artifacts=trained_artifacts))) as test_client:
+        yield test_client

@@ -1,0 +1,74 @@
+"""Prometheus metrics of one app instance, in its own registry (two apps in a process never clash).
+
+Series (GET /metrics):
+    inttower_request_seconds{route, candidates}   handler time; candidates buckets the /score
+                                                  candidate count, or the /recommend k
+    inttower_unknown_users_total{route}           requests for users outside the bundle
+    inttower_unknown_items_total                  /score candidates outside the bundle
+    inttower_errors_total{status}                 error responses by HTTP status
+    inttower_model_info{version}                  the live bundle version
+    inttower_bundle_age_seconds                   now - the live bundle's created_at
+    inttower_reloads_total                        bundles swapped in (the first load included)
+    inttower_reload_failures_total                bundles refused: the old one kept serving
+With several uvicorn workers every process keeps its own series (no multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+    generate_latest,
+)
+
+# Upper bounds of the candidate-count buckets; the label is "<=10", ..., ">10000".
+CANDIDATE_BOUNDS = (10, 100, 1_000, 10_000)
+_CANDIDATE_LABELS = (*(f"<={b}" for b in CANDIDATE_BOUNDS), f">{CANDIDATE_BOUNDS[-1]}")
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def candidate_bucket(count: int) -> str:
+    return _CANDIDATE_LABELS[bisect.bisect_left(CANDIDATE_BOUNDS, count)]
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        reg = self.registry
+        self.latency = Histogram("inttower_request_seconds", "Scoring request time in the handler",
+                                 ["route", "candidates"], buckets=LATENCY_BUCKETS, registry=reg)
+        self.unknown_users = Counter("inttower_unknown_users", "Requests for unknown users",
+                                     ["route"], registry=reg)
+        self.unknown_items = Counter("inttower_unknown_items", "Unknown /score candidates",
+                                     registry=reg)
+        self.errors = Counter("inttower_errors", "Error responses", ["status"], registry=reg)
+        self.model = Info("inttower_model", "The live bundle", registry=reg)
+        self.bundle_age = Gauge("inttower_bundle_age_seconds", "Age of the live bundle",
+                                registry=reg)
+        self.reloads = Counter("inttower_reloads", "Bundles swapped in", registry=reg)
+        self.reload_failures = Counter("inttower_reload_failures",
+                                       "Bundles refused; the previous one kept serving",
+                                       registry=reg)
+
+    def observe(self, route: str, candidates: int, seconds: float) -> None:
+        self.latency.labels(route, candidate_bucket(candidates)).observe(seconds)
+
+    def bundle_loaded(self, version: str, created_at: float) -> None:
+        """A new bundle is live; `created_at` is its creation time (epoch seconds)."""
+        self.model.info({"version": version})
+        self.bundle_age.set_function(lambda: time.time() - created_at)
+        self.reloads.inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

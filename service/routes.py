@@ -1,0 +1,127 @@
+"""HTTP routes (SPEC §5). Scoring routes are plain `def`: FastAPI runs them in its thread pool, so
+torch never blocks the event loop; the cheap probes are `async def`.
+
+Each scoring request reads the live Scorer once and uses only that reference, so a hot swap never
+changes the bundle under a running request.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from service.errors import Forbidden, NotReady
+from service.request_body import json_body, openapi_body
+from service.schemas import (
+    ErrorResponse,
+    ModelResponse,
+    RecommendRequest,
+    RecommendResponse,
+    ReloadResponse,
+    ScoreRequest,
+    ScoreResponse,
+    StatusResponse,
+)
+from service.scorer import Scorer
+
+router = APIRouter()
+admin_router = APIRouter(prefix="/admin", tags=["admin"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (413, 422, 503)
+}
+
+
+def live_scorer(request: Request) -> Scorer:
+    scorer: Scorer | None = request.app.state.reloader.scorer
+    if scorer is None:
+        raise NotReady("no model bundle is loaded yet")
+    return scorer
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    # orjson writes the float32 score arrays directly, without a list of Python floats.
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
+                    media_type="application/json")
+
+
+@router.post("/score", response_model=ScoreResponse, responses=_ERRORS,
+             openapi_extra=openapi_body(ScoreRequest))
+def score(request: Request,
+          body: Annotated[ScoreRequest, Depends(json_body(ScoreRequest))]) -> Response:
+    """Click probabilities of the candidates for one user (unknown users: OOV row + features)."""
+    started = time.perf_counter()
+    scorer = live_scorer(request)
+    result = scorer.score(body.user_id, body.candidate_ids, body.top_k, body.user_features,
+                          body.strict)
+    metrics = request.app.state.metrics
+    if not result.user_known:
+        metrics.unknown_users.labels("score").inc()
+    if result.unknown_item_ids:
+        metrics.unknown_items.inc(len(result.unknown_item_ids))
+    response = _json({"model_version": scorer.version, "user_known": result.user_known,
+                      "item_ids": result.item_ids, "scores": result.scores,
+                      "unknown_item_ids": result.unknown_item_ids})
+    metrics.observe("score", len(body.candidate_ids), time.perf_counter() - started)
+    return response
+
+
+@router.post("/recommend", response_model=RecommendResponse, responses=_ERRORS,
+             openapi_extra=openapi_body(RecommendRequest))
+def recommend(request: Request,
+              body: Annotated[RecommendRequest, Depends(json_body(RecommendRequest))]) -> Response:
+    """The user's top k of the whole catalogue, best first."""
+    started = time.perf_counter()
+    scorer = live_scorer(request)
+    result = scorer.recommend(body.user_id, body.k, body.exclude_ids, body.user_features)
+    metrics = request.app.state.metrics
+    if not result.user_known:
+        metrics.unknown_users.labels("recommend").inc()
+    response = _json({"model_version": scorer.version, "user_known": result.user_known,
+                      "item_ids": result.item_ids, "scores": result.scores})
+    metrics.observe("recommend", body.k, time.perf_counter() - started)
+    return response
+
+
+@router.get("/healthz", response_model=StatusResponse)
+async def healthz(request: Request) -> dict[str, Any]:
+    """The process is up; model_version is null while the first bundle loads."""
+    scorer: Scorer | None = request.app.state.reloader.scorer
+    return {"status": "ok", "model_version": scorer.version if scorer else None}
+
+
+@router.get("/readyz", response_model=StatusResponse, responses={503: {"model": ErrorResponse}})
+async def readyz(request: Request) -> dict[str, Any]:
+    """A bundle is loaded and warmed: 503 until then."""
+    return {"status": "ready", "model_version": live_scorer(request).version}
+
+
+@router.get("/model", response_model=ModelResponse, responses={503: {"model": ErrorResponse}})
+async def model(request: Request) -> dict[str, Any]:
+    """The live bundle: version, parent, age, sizes, architecture, offline metrics."""
+    return live_scorer(request).summary()
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    registry = request.app.state.metrics
+    return Response(registry.render(), media_type=registry.content_type)
+
+
+@admin_router.post("/reload", response_model=ReloadResponse,
+                   responses={403: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
+def reload(request: Request,
+           x_admin_token: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """Load the bundle CURRENT names now (even one refused before); 409 if it cannot serve."""
+    expected = request.app.state.settings.admin_token.get_secret_value()
+    given = (x_admin_token or "").encode()
+    if not secrets.compare_digest(given, expected.encode()):  # bytes: any header value
+        raise Forbidden("a valid X-Admin-Token header is required")
+    result = request.app.state.reloader.check(force=True)
+    return {"model_version": result.version, "previous_version": result.previous,
+            "reloaded": result.reloaded}

@@ -1,0 +1,137 @@
+"""Request and response bodies of the HTTP API (SPEC §5), named by direction, with their limits.
+
+Ids are strings. JSON integers are accepted and become their decimal string; any other JSON type
+is refused with a 422 naming the field. Limits that depend on the deployment (candidates per
+request, body bytes) live in `service.settings` and are enforced by the scorer and the body-size
+middleware; static limits are declared here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+MAX_ID_CHARS = 256
+MAX_K = 1000
+MAX_EXCLUDED = 10_000
+MAX_FEATURES = 64
+
+_JSON_KINDS = {float: "a number with a fraction", bool: "a boolean", type(None): "null",
+               dict: "an object", list: "an array"}
+
+
+def _id_error(value: object, position: int | None) -> PydanticCustomError:
+    where = "" if position is None else f"item {position} is "
+    kind = _JSON_KINDS.get(type(value), type(value).__name__)
+    return PydanticCustomError("id_type", f"{where}{kind}; ids are strings or integers")
+
+
+def _coerce_id(value: object) -> object:
+    if type(value) is int:  # not isinstance: True is an int to Python, not an id
+        return str(value)
+    if type(value) is not str:
+        raise _id_error(value, None)
+    return value
+
+
+def _coerce_ids(value: object) -> object:
+    """A list of ids: strings pass, integers become strings, anything else names its position."""
+    if not isinstance(value, list) or all(type(v) is str for v in value):
+        return value  # the common case, or not a list at all (pydantic says so)
+    for position, v in enumerate(value):
+        if type(v) is not str and type(v) is not int:
+            raise _id_error(v, position)
+    return [v if type(v) is str else str(v) for v in value]
+
+
+UserId = Annotated[str, BeforeValidator(_coerce_id), StringConstraints(min_length=1,
+                                                                       max_length=MAX_ID_CHARS)]
+# No per-id length check: it would cost a callback per id; the body-size limit bounds them.
+ItemIds = Annotated[list[str], BeforeValidator(_coerce_ids)]
+UserFeatures = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)],
+         Annotated[str, StringConstraints(max_length=1024)] | int | float | None],
+    Field(
+        max_length=MAX_FEATURES,
+        description="Raw user features (the bundle's user feature columns, as in training: "
+        "multi-valued ones joined by their separator). Used only when the user id is unknown; "
+        "missing columns count as missing values.",
+    ),
+]
+
+
+class _Request(BaseModel):
+    # Strict: "5" is not an int and 1 is not a bool; unknown fields are typos, not extensions.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+SCORE_EXAMPLE: dict[str, Any] = {"user_id": "42", "candidate_ids": ["1", "50", "181"]}
+RECOMMEND_EXAMPLE: dict[str, Any] = {"user_id": "42", "k": 10, "exclude_ids": ["50"]}
+
+
+class ScoreRequest(_Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [SCORE_EXAMPLE]})
+
+    user_id: UserId
+    candidate_ids: ItemIds = Field(min_length=1, description="Items to score; duplicates allowed.")
+    top_k: int | None = Field(None, ge=1, description="Return only the best k, best first.")
+    user_features: UserFeatures | None = None
+    strict: bool = Field(False, description="Answer 422 instead of listing unknown candidates.")
+
+
+class ScoreResponse(BaseModel):
+    model_version: str
+    user_known: bool
+    item_ids: list[str]  # known candidates: request order, or best first with top_k
+    scores: list[float]  # click probabilities, aligned with item_ids
+    unknown_item_ids: list[str]  # candidates the bundle does not know, not scored
+
+
+class RecommendRequest(_Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [RECOMMEND_EXAMPLE]})
+
+    user_id: UserId
+    k: int = Field(100, ge=1, le=MAX_K)
+    exclude_ids: ItemIds = Field(default_factory=list, max_length=MAX_EXCLUDED)
+    user_features: UserFeatures | None = None
+
+
+class RecommendResponse(BaseModel):
+    model_version: str
+    user_known: bool
+    item_ids: list[str]  # best first
+    scores: list[float]
+
+
+class ModelResponse(BaseModel):
+    """GET /model: a summary of the live bundle's manifest."""
+
+    version: str
+    parent: str | None
+    created_at: str
+    age_seconds: float
+    loaded_at: str
+    dataset: str | None
+    num_users: int
+    num_items: int
+    config: dict[str, Any]  # the architecture (ModelConfig)
+    item_index: dict[str, Any] | None
+    metrics: dict[str, Any]
+
+
+class ReloadResponse(BaseModel):
+    model_version: str | None
+    previous_version: str | None
+    reloaded: bool
+
+
+class StatusResponse(BaseModel):
+    status: str
+    model_version: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    errors: list[dict[str, Any]] | None = None  # one per invalid field, for 422s

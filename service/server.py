@@ -1,0 +1,46 @@
+"""`inttower serve`: uvicorn (uvloop event loop, httptools parser) running service.app:create_app.
+
+Settings travel through the environment, the one channel that reaches every worker process:
+options given on the command line are written into INTTOWER_* variables first, and each worker's
+`create_app()` reads them (service.settings).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from typing import Any
+
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def serve(host: str, port: int, workers: int = 1, access_log: bool = True,
+          overrides: dict[str, str] | None = None) -> None:
+    """Run the API until interrupted; `overrides` are Settings fields, e.g. {"device": "cuda"}."""
+    os.environ.update({f"INTTOWER_{name.upper()}": value
+                       for name, value in (overrides or {}).items()})
+    settings = Settings()  # fail fast on a bad environment, before any worker starts
+    # torch and faiss size their OpenMP pools from this when they load, in every worker.
+    os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
+    log.info("serving %s on http://%s:%d (%s, %d worker(s))", settings.artifacts, host, port,
+             settings.device, workers)
+    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", access_log=access_log, log_config=_log_config())
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's own logging, plus the service's loggers (through the root) with timestamps."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["service"] = {"format": LOG_FORMAT}
+    config["handlers"]["service"] = {"class": "logging.StreamHandler", "formatter": "service",
+                                     "stream": "ext://sys.stderr"}
+    config["root"] = {"handlers": ["service"], "level": "INFO"}
+    return config

@@ -1,0 +1,69 @@
+"""End to end: `inttower serve` as a real process on a free port; poll /readyz, score, stop."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from training.trainer import TrainResult
+
+pytestmark = pytest.mark.e2e
+
+START_TIMEOUT_S = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_cli_serves_the_published_bundle(trained: TrainResult, trained_artifacts: Path,
+                                             tmp_path: Path) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "inttower.cli", "serve", "--artifacts", str(trained_artifacts),
+             "--port", str(port), "--no-access-log"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert server.poll() is None, f"the server exited:\n{log_path.read_text()}"
+            assert time.monotonic() < deadline, f"never ready:\n{log_path.read_text()}"
+            try:
+                if httpx2.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass  # not listening yet
+            time.sleep(0.2)
+
+        items = [str(i) for i in trained.data.items.ids[:3]]
+        response = httpx2.post(f"{base}/score", timeout=10,
+                               json={"user_id": str(trained.data.users.ids[0]),
+                                     "candidate_ids": items})
+        assert response.status_code == 200
+        body = response.json()
+        assert body["model_version"] == trained.version
+        assert body["item_ids"] == items
+        assert len(body["scores"]) == 3
+    finally:
+        server.send_signal(signal.SIGTERM)  # uvicorn's graceful shutdown: the lifespan ends
+        try:
+            code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    # uvicorn re-raises the signal after its graceful shutdown, so -SIGTERM is a clean exit too.
+    assert code in (0, -signal.SIGTERM), log_path.read_text()
+    assert "Application shutdown complete" in log_path.read_text()

@@ -1,0 +1,229 @@
+"""Hot swaps: a new bundle goes live without a failed request; a bad one is refused, the old one
+keeps serving; /readyz waits for the first bundle; /admin/reload forces a check."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from model import store
+from model.bundle import ITEM_VECTORS
+from service.app import create_app
+from service.settings import Settings
+from training.export import read_items_update, refresh_items
+from training.trainer import TrainResult
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.05
+TOKEN = "s3cret"
+
+
+def _serve(artifacts: Path, **settings: Any) -> TestClient:
+    return TestClient(create_app(Settings(artifacts=artifacts, reload_interval_s=POLL_S,
+                                          **settings)))
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _metric(client: TestClient, name: str) -> float:
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise KeyError(name)
+
+
+def _score(client: TestClient) -> Any:
+    return client.post("/score", json={"user_id": "u1", "candidate_ids": ["i1", "i2", "i3"]})
+
+
+def _live(client: TestClient) -> str:
+    return client.get("/model").json()["version"]
+
+
+@pytest.fixture
+def publish_new(synth_schema: Path) -> Callable[[Path], str]:
+    """publish_new(artifacts) -> the version of a new child bundle, with one item's price changed:
+    new content, hence a new version even within the second its parent was published in."""
+
+    def publish(artifacts: Path) -> str:
+        items = read_items_update(artifacts, synth_schema.parent / "items.parquet")
+        items.loc[items.index[0], "price"] = "12345.6"  # raw values, as read from the file
+        return refresh_items(artifacts, items, progress=False)
+
+    return publish
+
+
+def _point_current(artifacts: Path, version: str) -> None:
+    """Move CURRENT the way a careless writer would: no verification (store.set_current has it)."""
+    tmp = artifacts / ".CURRENT.test"
+    tmp.write_text(version + "\n")
+    os.replace(tmp, artifacts / store.CURRENT)
+
+
+def test_readyz_answers_503_until_a_bundle_is_published_then_serves_it(
+    trained: TrainResult, trained_artifacts: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with _serve(empty) as client:
+        assert client.get("/healthz").status_code == 200
+        not_ready = client.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.headers["retry-after"]
+        assert _score(client).status_code == 503
+        assert client.get("/model").status_code == 503
+
+        shutil.copytree(trained_artifacts / store.BUNDLES, empty / store.BUNDLES)
+        store.set_current(empty, trained.version)
+        _wait_for(lambda: client.get("/readyz").status_code == 200)
+        assert client.get("/readyz").json()["model_version"] == trained.version
+        assert _score(client).json()["model_version"] == trained.version
+
+
+def test_a_newly_published_bundle_goes_live_within_a_few_polls(
+    artifacts_copy: Path, publish_new: Callable[[Path], str]
+) -> None:
+    with _serve(artifacts_copy) as client:
+        old = _live(client)
+        new = publish_new(artifacts_copy)
+        _wait_for(lambda: _live(client) == new)
+        assert client.get("/model").json()["parent"] == old
+        assert _score(client).json()["model_version"] == new
+        assert _metric(client, "inttower_reloads_total") == 2
+
+
+def _tamper(folder: Path) -> None:
+    with open(folder / ITEM_VECTORS, "ab") as fh:
+        fh.write(b"\0")
+
+
+def _half_written(folder: Path) -> None:
+    (folder / store.MANIFEST).unlink()
+
+
+@pytest.mark.parametrize(("name", "damage"), [
+    (None, _tamper),  # a file no longer matches its manifest hash
+    (None, _half_written),  # no manifest: an incomplete bundle
+    ("20991231T235959Z-0123456789", None),  # a copy under another version's name
+])
+def test_a_bad_bundle_is_refused_and_the_old_one_keeps_serving(
+    artifacts_copy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    publish_new: Callable[[Path], str], name: str | None, damage: Callable[[Path], None] | None,
+) -> None:
+    staging = shutil.copytree(artifacts_copy, tmp_path / "staging")
+    built = publish_new(staging)  # a good bundle, published elsewhere
+    name = name or built
+    with _serve(artifacts_copy) as client:
+        old = _live(client)
+        target = shutil.copytree(store.bundle_path(staging, built),
+                                 store.bundle_path(artifacts_copy, name))
+        if damage is not None:
+            damage(target)
+        _point_current(artifacts_copy, name)
+        _wait_for(lambda: _metric(client, "inttower_reload_failures_total") == 1)
+
+        assert client.get("/readyz").status_code == 200
+        assert _live(client) == old
+        assert _score(client).json()["model_version"] == old
+        assert f"refused bundle {name}, still serving {old}" in caplog.text
+        time.sleep(10 * POLL_S)  # a refused version is not retried on every poll
+        assert _metric(client, "inttower_reload_failures_total") == 1
+
+
+def test_a_forced_reload_retries_a_refused_bundle_once_it_is_repaired(
+    artifacts_copy: Path, tmp_path: Path, publish_new: Callable[[Path], str]
+) -> None:
+    staging = shutil.copytree(artifacts_copy, tmp_path / "staging")
+    built = publish_new(staging)
+    with _serve(artifacts_copy, admin_token=TOKEN) as client:
+        old = _live(client)
+        target = shutil.copytree(store.bundle_path(staging, built),
+                                 store.bundle_path(artifacts_copy, built))
+        _tamper(target)
+        _point_current(artifacts_copy, built)
+        _wait_for(lambda: _metric(client, "inttower_reload_failures_total") == 1)
+        refused = client.post("/admin/reload", headers={"x-admin-token": TOKEN})
+        assert refused.status_code == 409
+        assert refused.json()["detail"].startswith(f"bundle {built} refused")
+
+        shutil.copy2(store.bundle_path(staging, built) / ITEM_VECTORS, target / ITEM_VECTORS)
+        response = client.post("/admin/reload", headers={"x-admin-token": TOKEN})
+        assert response.status_code == 200
+        assert response.json() == {"model_version": built, "previous_version": old,
+                                   "reloaded": True}
+        assert _live(client) == built
+
+
+def test_no_request_fails_while_a_new_bundle_goes_live(
+    artifacts_copy: Path, publish_new: Callable[[Path], str]
+) -> None:
+    statuses: list[int] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def send_continuously(client: TestClient) -> None:
+        while not stop.is_set():
+            response = _score(client)
+            statuses.append(response.status_code)
+            versions.append(response.json().get("model_version"))
+
+    with _serve(artifacts_copy) as client:
+        old = _live(client)
+        sender = threading.Thread(target=send_continuously, args=(client,))
+        sender.start()
+        try:
+            _wait_for(lambda: len(statuses) >= 20)
+            new = publish_new(artifacts_copy)
+            _wait_for(lambda: versions[-1] == new)
+            sent = len(statuses)
+            _wait_for(lambda: len(statuses) >= sent + 20)
+        finally:
+            stop.set()
+            sender.join()
+
+    assert set(statuses) == {200}
+    assert [(a, b) for a, b in pairwise(versions) if a != b] == [(old, new)]
+    log.info("%d requests, all 200: %d answered by %s, then %d by %s", len(statuses),
+             versions.index(new), old, len(versions) - versions.index(new), new)
+
+
+@pytest.fixture
+def admin(artifacts_copy: Path) -> Iterator[TestClient]:
+    with _serve(artifacts_copy, admin_token=TOKEN) as client:
+        yield client
+
+
+def test_admin_reload_does_not_exist_without_a_configured_token(client: TestClient) -> None:
+    assert client.post("/admin/reload", headers={"x-admin-token": TOKEN}).status_code == 404
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-admin-token": "guess"},
+                                     {"x-admin-token": "é".encode("latin-1")}])
+def test_admin_reload_needs_the_token(admin: TestClient, headers: dict[str, Any]) -> None:
+    response = admin.post("/admin/reload", headers=headers)
+    assert response.status_code == 403
+
+
+def test_admin_reload_with_nothing_new_changes_nothing(admin: TestClient) -> None:
+    live = _live(admin)
+    response = admin.post("/admin/reload", headers={"x-admin-token": TOKEN})
+    assert response.json() == {"model_version": live, "previous_version": live,
+                               "reloaded": False}

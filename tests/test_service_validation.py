@@ -1,0 +1,129 @@
+"""Bad requests get a 413 or 422 whose message names the field at fault — never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.scorer import Scorer
+from service.settings import Settings
+from training.trainer import TrainResult
+
+SCORE = {"user_id": "u1", "candidate_ids": ["i1", "i2"]}
+
+
+def _refused(response: Any, status: int, field: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["detail"].startswith(f"{field}: "), body
+    assert body["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"candidate_ids": []}, "candidate_ids"),
+    ({"candidate_ids": "i1"}, "candidate_ids"),
+    ({"candidate_ids": None}, "candidate_ids"),
+    ({"user_id": ""}, "user_id"),
+    ({"user_id": 1.5}, "user_id"),
+    ({"user_id": True}, "user_id"),
+    ({"user_id": ["u1"]}, "user_id"),
+    ({"top_k": 0}, "top_k"),
+    ({"top_k": "3"}, "top_k"),
+    ({"top_k": 2.5}, "top_k"),
+    ({"strict": "yes"}, "strict"),
+    ({"user_features": ["age", 3]}, "user_features"),
+    ({"candidates": ["i1"]}, "candidates"),  # a typo is not silently ignored
+])
+def test_wrong_types_and_values_name_the_field(client: TestClient, change: dict[str, Any],
+                                               field: str) -> None:
+    _refused(client.post("/score", json={**SCORE, **change}), 422, field)
+
+
+@pytest.mark.parametrize(("bad_id", "kind"), [
+    (1.5, "a number with a fraction"), (True, "a boolean"), (None, "null"),
+    ({"id": 1}, "an object"), (["i1"], "an array"),
+])
+def test_ids_that_are_not_strings_or_integers_are_refused(client: TestClient, bad_id: Any,
+                                                          kind: str) -> None:
+    response = client.post("/score", json={**SCORE, "candidate_ids": ["i1", bad_id]})
+    _refused(response, 422, "candidate_ids")
+    assert response.json()["errors"][0]["message"] == (
+        f"item 1 is {kind}; ids are strings or integers")
+
+
+def test_a_missing_user_id_is_named(client: TestClient) -> None:
+    _refused(client.post("/score", json={"candidate_ids": ["i1"]}), 422, "user_id")
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"[1, 2]", b"null"])
+def test_a_body_that_is_not_a_json_object_is_refused(client: TestClient, body: bytes) -> None:
+    _refused(client.post("/score", content=body), 422, "body")
+
+
+def test_more_candidates_than_the_limit_answer_413(client: TestClient) -> None:
+    ids = [f"i{i % 200}" for i in range(10_001)]  # the default limit is 10,000
+    response = client.post("/score", json={"user_id": "u1", "candidate_ids": ids})
+    _refused(response, 413, "candidate_ids")
+    assert "limit is 10000" in response.json()["detail"]
+
+
+@pytest.fixture(scope="module")
+def small_limits(trained: TrainResult, trained_artifacts: Path) -> Iterator[TestClient]:
+    settings = Settings(artifacts=trained_artifacts, max_candidates=3, max_body_bytes=2048)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_the_candidate_limit_comes_from_the_settings(small_limits: TestClient) -> None:
+    ok = small_limits.post("/score", json={"user_id": "u1", "candidate_ids": ["i1"] * 3})
+    assert ok.status_code == 200
+    too_many = small_limits.post("/score", json={"user_id": "u1", "candidate_ids": ["i1"] * 4})
+    _refused(too_many, 413, "candidate_ids")
+
+
+def test_an_oversized_body_answers_413(small_limits: TestClient) -> None:
+    big = {"user_id": "u1", "candidate_ids": ["i1"], "user_features": {"segment": "x" * 1000,
+                                                                       "region": "y" * 1000}}
+    _refused(small_limits.post("/score", json=big), 413, "body")
+
+
+def test_an_oversized_chunked_body_answers_413(small_limits: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
+        yield b'{"user_id": "u1", "candidate_ids": ['
+        for _ in range(500):
+            yield b'"i1", '
+        yield b'"i1"]}'
+
+    _refused(small_limits.post("/score", content=chunks()), 413, "body")
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"k": 0}, "k"), ({"k": 1001}, "k"), ({"k": "5"}, "k"),
+    ({"exclude_ids": [1.5]}, "exclude_ids"), ({"user_id": None}, "user_id"),
+])
+def test_recommend_requests_are_validated_alike(client: TestClient, change: dict[str, Any],
+                                                field: str) -> None:
+    _refused(client.post("/recommend", json={"user_id": "u1", "k": 5, **change}), 422, field)
+
+
+def test_an_unexpected_failure_is_a_500_that_does_not_echo_the_exception(
+    trained: TrainResult, trained_artifacts: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def breaks(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret detail: /etc/shadow")
+
+    app = create_app(Settings(artifacts=trained_artifacts))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        monkeypatch.setattr(Scorer, "score", breaks)  # after start-up: warming uses it too
+        response = test_client.post("/score", json=SCORE, headers={"x-request-id": "req-42"})
+    assert response.status_code == 500
+    assert "secret" not in response.text
+    assert response.json() == {"detail": "internal error; request id req-42"}
+    assert response.headers["x-request-id"] == "req-42"
+    assert "req-42" in caplog.text and "secret detail" in caplog.text  # logged, not sent
