@@ -181,10 +181,11 @@ class EncodedTable:
                           key=lambda c: int(c.split("_")[1]))
 
         num_cols = block("num_")
+        # np.array copies: Parquet hands back read-only buffers, and torch needs writable memory.
         return cls(
             ids=frame[id_column].astype(str).to_numpy(dtype=object),
-            cat=frame[block("cat_")].to_numpy(dtype=np.int64),
+            cat=np.array(frame[block("cat_")].to_numpy(dtype=np.int64)),
             seq=[np.stack(frame[c].to_numpy()).astype(np.int64) for c in block("seq_")],
-            num=frame[num_cols].to_numpy(dtype=np.float32) if num_cols
+            num=np.array(frame[num_cols].to_numpy(dtype=np.float32)) if num_cols
             else np.zeros((len(frame), 0), np.float32),
         )

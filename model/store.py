@@ -67,7 +67,10 @@ def publish(artifacts: Path, write: Callable[[Path], None], manifest: dict[str, 
         if MANIFEST in files:
             raise ValueError(f"{MANIFEST} is written by the store, not by the bundle writer")
         created = datetime.now(UTC)
-        content = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:10]
+        # The hash covers the caller's manifest too: a refresh that rewrites identical files
+        # under another parent within the same second is still a new version.
+        digest = json.dumps([files, manifest], sort_keys=True, default=str).encode()
+        content = hashlib.sha256(digest).hexdigest()[:10]
         version = f"{created:%Y%m%dT%H%M%S}Z-{content}"
         sealed = {
             **manifest, "format_version": FORMAT_VERSION, "version": version,

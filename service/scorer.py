@@ -52,9 +52,7 @@ class Scorer:
         self._depth = recommend_depth
         self._user_row = {user: row for row, user in enumerate(bundle.users.ids)}
         self._item_row = {item: row for row, item in enumerate(bundle.items.ids)}
-        # Every user row as (U, ...) tensors; a copy, as torch needs writable memory and arrays
-        # read from Parquet are read-only.
-        self._users = bundle.users.take(np.arange(len(bundle.users))).inputs(self._device)
+        self._users = bundle.users.inputs(self._device)  # every user row as (U, ...) tensors
         # (N, Hi, d), contiguous on the device: candidates are gathered with index_select.
         self._item_heads = torch.from_numpy(bundle.item_vectors).to(self._device).contiguous()
         self._index = (bundle.item_index if bundle.item_index is not None  # older bundles lack it
