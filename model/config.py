@@ -36,6 +36,7 @@ class ModelConfig:
     user_heads: int = 4
     item_heads: int = 4
     head_dim: int = 32
+    init_std: float = 0.1  # head projections start at N(0, init_std² / fan_in): logit ≈ 0
     light_se: bool = True
     # False scores with a plain dot product of the last user head set and the item heads (ablation).
     fe_block: bool = True

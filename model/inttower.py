@@ -7,6 +7,7 @@ run online; `forward` just composes them with `model.interaction.score_pairs`.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -41,6 +42,12 @@ class IntTower(nn.Module):
         self.user_proj = nn.ModuleList(nn.Linear(h, c.user_heads * c.head_dim) for h in c.hidden)
         self.item_proj = nn.Linear(c.hidden[-1], c.item_heads * c.head_dim)
         self.bias = nn.Parameter(torch.zeros(()))
+        # The score sums L*Hu maxima of d-dim dot products: with default init it starts at tens,
+        # saturating the sigmoid (initial loss well above log 2) and hurting calibration. Small
+        # projections start the logit near 0; Adam grows them as the data asks.
+        for proj in [*self.user_proj, self.item_proj]:
+            nn.init.normal_(proj.weight, std=c.init_std / math.sqrt(proj.in_features))
+            nn.init.zeros_(proj.bias)
 
     def encode_user(self, x: TowerInputs) -> Encoded:
         out = self.user_tower(x)
