@@ -1,0 +1,1 @@
+"""Benchmarks behind `inttower bench`: model quality (baselines, ablations, serving cost)."""

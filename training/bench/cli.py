@@ -1,0 +1,83 @@
+"""`inttower bench ...`: a typer group; `quality` trains every model and writes docs/results."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from training.bench import speed_cli
+
+bench_app = typer.Typer(no_args_is_help=True,
+                        help="Benchmarks: model quality against the baselines and ablations; "
+                             "serving speed (kernel, serve).")
+bench_app.command("kernel")(speed_cli.kernel)
+bench_app.command("serve")(speed_cli.serve)
+
+
+def _seeds(given: list[int], extra: list[str]) -> tuple[int, ...]:
+    """`--seeds 1 2 3`: click binds `1` to the option and leaves `2 3` as extra arguments."""
+    if extra and not given:
+        raise typer.BadParameter(f"unexpected arguments {extra}", param_hint="--seeds")
+    try:
+        return (*given, *map(int, extra))
+    except ValueError as exc:
+        raise typer.BadParameter(f"unexpected arguments {extra}; seeds are integers",
+                                 param_hint="--seeds") from exc
+
+
+def _models(given: list[str]) -> tuple[str, ...]:
+    from training.bench.zoo import FAMILIES
+
+    names = tuple(n.strip() for item in given for n in item.split(",") if n.strip())
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        raise typer.BadParameter(f"unknown {unknown}; known: {', '.join(FAMILIES)}",
+                                 param_hint="--models")
+    return names
+
+
+@bench_app.command("quality", context_settings={"allow_extra_args": True})
+def quality(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Option(help="Built-in dataset: ml-100k or ml-1m.")] = "ml-100k",
+    schema: Annotated[Path | None, typer.Option(help="Your own data's schema file.")] = None,
+    split: Annotated[str, typer.Option(help="random or temporal")] = "random",
+    seeds: Annotated[list[int] | None, typer.Option(
+        help="Seeds, e.g. --seeds 1 2 3 (default 1 2 3).")] = None,
+    models: Annotated[list[str] | None, typer.Option(
+        help="Comma-separated: lr,two-tower,dat,cold,deepfm,inttower (default: all).")] = None,
+    ablations: Annotated[bool, typer.Option(
+        "--ablations", help="Also train IntTower's ablation grid (issue 4).")] = False,
+    jobs: Annotated[int, typer.Option(help="Runs in parallel worker processes.")] = 1,
+    epochs: int = 10,
+    patience: int = 2,
+    batch_size: int = 2048,
+    lr: float = 1e-3,
+    device: str = "cpu",
+    out: Annotated[Path, typer.Option(help="Folder for the results files.")] = Path(
+        "docs/results"),
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Skip runs recorded in <out>/.runs by an interrupted run of the same "
+                         "command (same code assumed).")] = False,
+    progress: bool = True,
+) -> None:
+    """Train every model (and ablation) per seed; write quality-<dataset>-<split>.{json,md}."""
+    from training.bench.quality import QualityConfig, run_quality
+    from training.bench.zoo import FAMILIES
+    from training.loop import FitConfig
+    from training.split import SplitKind
+
+    config = QualityConfig(
+        dataset=dataset, schema=schema, split=SplitKind(split),
+        seeds=_seeds(seeds or [], ctx.args) or (1, 2, 3),
+        models=_models(models) if models else tuple(FAMILIES), ablations=ablations,
+        jobs=jobs, fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr,
+                                 patience=patience, progress=progress),
+        device=device, out=out, resume=resume,
+    )
+    result = run_quality(config)
+    logging.getLogger(__name__).info("wrote %s and %s", result.json_path, result.markdown_path)
+    typer.echo(result.markdown_path.read_text(encoding="utf-8"))

@@ -1,0 +1,40 @@
+"""Where a result came from: date, git commit (dirty or not) and machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def git_commit(root: Path = PROJECT_ROOT) -> str:
+    """`git rev-parse --short HEAD`, with `-dirty` when the working tree has changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    try:
+        return git("rev-parse", "--short", "HEAD") + ("-dirty" if git("status", "--porcelain")
+                                                     else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine(device: str, jobs: int) -> dict[str, Any]:
+    accelerator = (torch.cuda.get_device_name() if device.startswith("cuda")
+                   and torch.cuda.is_available() else None)
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "torch": torch.__version__, "device": device,
+            "accelerator": accelerator, "jobs": jobs}
+
+
+def provenance(command: str, device: str, jobs: int) -> dict[str, Any]:
+    return {"command": command, "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
+            "git_commit": git_commit(), "machine": machine(device, jobs)}

@@ -1,0 +1,121 @@
+"""`run_quality(config) -> QualityResult`: train every model of the benchmark on every seed with
+the same data, features, loop and early stopping; write docs/results/quality-<dataset>-<split>.*"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from model.losses import LossConfig
+from training.bench.markdown import render
+from training.bench.provenance import provenance
+from training.bench.records import RunRecords
+from training.bench.report import summarise
+from training.bench.runner import RunResult, Task, run_tasks
+from training.bench.zoo import FAMILIES, Variant, ablation_grid, family_variants
+from training.loop import FitConfig
+from training.schema import DatasetSchema
+from training.split import SplitKind
+from training.trainer import DataConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    dataset: str = "ml-100k"  # a built-in dataset, used when `schema` is None
+    schema: Path | None = None  # the user's own data (or a synthetic set)
+    split: SplitKind = SplitKind.random
+    seeds: tuple[int, ...] = (1, 2, 3)
+    models: tuple[str, ...] = tuple(FAMILIES)
+    ablations: bool = False
+    jobs: int = 1
+    fit: FitConfig = field(default_factory=FitConfig)  # its seed is replaced by each seed
+    device: str = "cpu"
+    out: Path = Path("docs/results")
+    resume: bool = False  # reuse the runs recorded in <out>/.runs by an interrupted run
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset if self.schema is None else DatasetSchema.load(self.schema).name
+
+    def command(self) -> str:
+        """The CLI line that reproduces this run."""
+        source = ["--schema", str(self.schema)] if self.schema else ["--dataset", self.dataset]
+        args = [*source, "--split", self.split.value, "--seeds", *map(str, self.seeds),
+                "--models", ",".join(self.models), *(["--ablations"] if self.ablations else []),
+                "--jobs", str(self.jobs), "--epochs", str(self.fit.epochs),
+                "--patience", str(self.fit.patience), "--batch-size", str(self.fit.batch_size),
+                "--lr", str(self.fit.lr), "--device", self.device, "--out", str(self.out),
+                *(["--resume"] if self.resume else [])]
+        return shlex.join(["inttower", "bench", "quality", *args])
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    document: dict[str, Any]
+    json_path: Path
+    markdown_path: Path
+
+
+def plan(config: QualityConfig) -> tuple[list[Variant], list[Variant]]:
+    """(every variant to train in table order, the ablation grid among them)."""
+    grid = ablation_grid() if config.ablations else []
+    chosen = [v for family in config.models for v in family_variants(family)]
+    unique = {(v.family, v.name): v for v in [*chosen, *grid]}
+    ordered = sorted(unique.values(), key=lambda v: list(FAMILIES).index(v.family))
+    return ordered, grid
+
+
+def _tasks(config: QualityConfig, variants: list[Variant]) -> list[Task]:
+    # Seed by seed (a worker keeps one prepared dataset), slowest family first within a seed.
+    slowest_first = variants[::-1]
+    return [Task(DataConfig(config.dataset, config.schema, config.split, seed), variant,
+                 replace(config.fit, seed=seed, lr=config.fit.lr * variant.lr_scale,
+                         progress=config.fit.progress and config.jobs <= 1),
+                 config.device)
+            for seed in config.seeds for variant in slowest_first]
+
+
+def _train(config: QualityConfig, tasks: list[Task]) -> list[RunResult]:
+    """Every task's result; with `resume`, recorded results of earlier runs are reused."""
+    records = RunRecords(config.out / ".runs")
+    recorded = [records.load(task) if config.resume else None for task in tasks]
+    results = [r for r in recorded if r is not None]
+    todo = [task for task, r in zip(tasks, recorded, strict=True) if r is None]
+    if results:
+        log.info("resuming: %d of %d runs already recorded in %s", len(results), len(tasks),
+                 records.folder)
+    for done, (task, result) in enumerate(run_tasks(todo, config.jobs), start=len(results) + 1):
+        records.save(task, result)
+        log.info("[%d/%d] %s %s seed %d: valid auc %.4f, test auc %.4f (%d epochs, %.0f s)",
+                 done, len(tasks), result.family, result.variant, result.seed,
+                 result.valid["auc"], result.test["auc"], result.epochs_run,
+                 result.train_seconds)
+        results.append(result)
+    return results
+
+
+def run_quality(config: QualityConfig) -> QualityResult:
+    variants, grid = plan(config)
+    results = _train(config, _tasks(config, variants))
+    fit = asdict(config.fit)
+    del fit["seed"], fit["progress"]
+    document = {
+        "benchmark": "quality", "dataset": config.dataset_name, "split": config.split.value,
+        "seeds": list(config.seeds),
+        **provenance(config.command(), config.device, config.jobs),
+        "protocol": {"fit": fit, "loss": asdict(LossConfig()),
+                     "early_stopping": "validation AUC, best epoch restored"},
+        **summarise(results, variants, grid),
+    }
+    stem = f"quality-{config.dataset_name}-{config.split.value}"
+    config.out.mkdir(parents=True, exist_ok=True)
+    json_path, markdown_path = config.out / f"{stem}.json", config.out / f"{stem}.md"
+    json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    markdown_path.write_text(render(document), encoding="utf-8")
+    return QualityResult(document, json_path, markdown_path)
