@@ -8,7 +8,7 @@ ARTIFACTS ?= artifacts
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint serve train-default
+.PHONY: help setup test lint serve train-default bench-speed
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -36,3 +36,7 @@ train-default: setup ## Train the default ml-100k model unless a bundle is alrea
 
 serve: train-default ## Set up, train ml-100k if no bundle exists, then serve on :$(PORT)
 	$(BIN)/inttower serve --artifacts $(ARTIFACTS) --port $(PORT)
+
+bench-speed: setup ## Speed benchmarks (FE-Block kernel, HTTP service vs the floor) -> docs/benchmarks
+	$(BIN)/inttower bench kernel
+	$(BIN)/inttower bench serve

@@ -9,9 +9,13 @@ from typing import Annotated
 
 import typer
 
+from training.bench.cli import bench_app
+from training.split import SplitKind
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Fetch real datasets or generate synthetic ones.")
 app.add_typer(data_app, name="data")
+app.add_typer(bench_app, name="bench")
 
 ArtifactsOpt = Annotated[
     Path, typer.Option("--artifacts", help="Artifacts store (bundles + CURRENT).")
@@ -58,13 +62,14 @@ def data_synth(
 def train(
     dataset: Annotated[str, typer.Option(help="Built-in dataset: ml-100k or ml-1m.")] = "ml-100k",
     schema: Annotated[Path | None, typer.Option(help="Your own data's schema file.")] = None,
-    split: Annotated[str, typer.Option(help="random or temporal")] = "random",
+    split: SplitKind = SplitKind.random,
     seed: int = 1,
     artifacts: ArtifactsOpt = Path("artifacts"),
     epochs: int = 10,
     batch_size: int = 2048,
     lr: float = 1e-3,
     patience: int = 2,
+    hidden: Annotated[str | None, typer.Option(help="MLP layer sizes, e.g. 300,300,128.")] = None,
     heads: Annotated[int | None, typer.Option(help="User and item heads (H_u = H_i).")] = None,
     head_dim: int | None = None,
     embed_dim: int | None = None,
@@ -76,15 +81,16 @@ def train(
     """Train IntTower with early stopping on validation AUC and publish a bundle."""
     from model.losses import LossConfig
     from training.loop import FitConfig
-    from training.split import SplitKind
     from training.trainer import DataConfig, TrainConfig
     from training.trainer import train as run_training
 
-    overrides = {k: v for k, v in {"user_heads": heads, "item_heads": heads, "head_dim": head_dim,
-                                   "embed_dim": embed_dim}.items() if v is not None}
+    layers = tuple(int(size) for size in hidden.split(",")) if hidden else None
+    overrides = {k: v for k, v in {"hidden": layers, "user_heads": heads, "item_heads": heads,
+                                   "head_dim": head_dim, "embed_dim": embed_dim}.items()
+                 if v is not None}
     loss = LossConfig() if cir_weight is None else LossConfig(cir_weight=cir_weight)
     config = TrainConfig(
-        data=DataConfig(dataset=dataset, schema=schema, split=SplitKind(split), seed=seed),
+        data=DataConfig(dataset=dataset, schema=schema, split=split, seed=seed),
         model=overrides, loss=loss,
         fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
                       progress=progress),
@@ -110,6 +116,32 @@ def refresh_items_cmd(
     except (BundleError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(version)
+
+
+@app.command()
+def serve(
+    artifacts: Annotated[Path | None, typer.Option(
+        help="Artifacts store (default: $INTTOWER_ARTIFACTS, else ./artifacts).")] = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: Annotated[str | None, typer.Option(
+        help="cpu, cuda or cuda:N (default: $INTTOWER_DEVICE, else cpu).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes, each with its bundle.")] = 1,
+    access_log: bool = True,
+) -> None:
+    """Serve the live bundle over HTTP (/score, /recommend, /docs); new bundles go live unaided.
+
+    Other settings come from INTTOWER_* variables (service/settings.py)."""
+    from pydantic import ValidationError
+
+    from service.server import serve as run_server
+
+    overrides = {name: str(value) for name, value in
+                 {"artifacts": artifacts, "device": device}.items() if value is not None}
+    try:
+        run_server(host, port, workers, access_log, overrides)
+    except ValidationError as exc:
+        raise _fail(str(exc)) from exc
 
 
 if __name__ == "__main__":

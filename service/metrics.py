@@ -3,6 +3,10 @@
 Series (GET /metrics):
     inttower_request_seconds{route, candidates}   handler time; candidates buckets the /score
                                                   candidate count, or the /recommend k
+    inttower_stage_seconds{route, stage}          where handler time goes: user_tower,
+                                                  gather_score (candidate heads + FE-Block),
+                                                  encode (JSON response); search (faiss) for
+                                                  /recommend
     inttower_unknown_users_total{route}           requests for users outside the bundle
     inttower_unknown_items_total                  /score candidates outside the bundle
     inttower_errors_total{status}                 error responses by HTTP status
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections.abc import Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -33,6 +38,8 @@ from prometheus_client import (
 CANDIDATE_BOUNDS = (10, 100, 1_000, 10_000)
 _CANDIDATE_LABELS = (*(f"<={b}" for b in CANDIDATE_BOUNDS), f">{CANDIDATE_BOUNDS[-1]}")
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Stages take tens of microseconds to a few milliseconds.
+STAGE_BUCKETS = (0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 
 
 def candidate_bucket(count: int) -> str:
@@ -48,6 +55,8 @@ class Metrics:
         reg = self.registry
         self.latency = Histogram("inttower_request_seconds", "Scoring request time in the handler",
                                  ["route", "candidates"], buckets=LATENCY_BUCKETS, registry=reg)
+        self.stages = Histogram("inttower_stage_seconds", "Scoring time per stage",
+                                ["route", "stage"], buckets=STAGE_BUCKETS, registry=reg)
         self.unknown_users = Counter("inttower_unknown_users", "Requests for unknown users",
                                      ["route"], registry=reg)
         self.unknown_items = Counter("inttower_unknown_items", "Unknown /score candidates",
@@ -63,6 +72,10 @@ class Metrics:
 
     def observe(self, route: str, candidates: int, seconds: float) -> None:
         self.latency.labels(route, candidate_bucket(candidates)).observe(seconds)
+
+    def observe_stages(self, route: str, stages: Mapping[str, float]) -> None:
+        for stage, seconds in stages.items():
+            self.stages.labels(route, stage).observe(seconds)
 
     def bundle_loaded(self, version: str, created_at: float) -> None:
         """A new bundle is live; `created_at` is its creation time (epoch seconds)."""

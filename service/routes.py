@@ -43,10 +43,22 @@ def live_scorer(request: Request) -> Scorer:
     return scorer
 
 
-def _json(payload: dict[str, Any]) -> Response:
+def json_response(payload: dict[str, Any]) -> Response:
     # orjson writes the float32 score arrays directly, without a list of Python floats.
     return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
                     media_type="application/json")
+
+
+def _respond(request: Request, route: str, size: int, started: float, stages: dict[str, float],
+             payload: dict[str, Any]) -> Response:
+    """`payload` as JSON; records the stage times, encoding included, and the handler time."""
+    encoding = time.perf_counter()
+    response = json_response(payload)
+    done = time.perf_counter()
+    metrics = request.app.state.metrics
+    metrics.observe_stages(route, {**stages, "encode": done - encoding})
+    metrics.observe(route, size, done - started)
+    return response
 
 
 @router.post("/score", response_model=ScoreResponse, responses=_ERRORS,
@@ -63,11 +75,10 @@ def score(request: Request,
         metrics.unknown_users.labels("score").inc()
     if result.unknown_item_ids:
         metrics.unknown_items.inc(len(result.unknown_item_ids))
-    response = _json({"model_version": scorer.version, "user_known": result.user_known,
-                      "item_ids": result.item_ids, "scores": result.scores,
-                      "unknown_item_ids": result.unknown_item_ids})
-    metrics.observe("score", len(body.candidate_ids), time.perf_counter() - started)
-    return response
+    return _respond(request, "score", len(body.candidate_ids), started, result.stages,
+                    {"model_version": scorer.version, "user_known": result.user_known,
+                     "item_ids": result.item_ids, "scores": result.scores,
+                     "unknown_item_ids": result.unknown_item_ids})
 
 
 @router.post("/recommend", response_model=RecommendResponse, responses=_ERRORS,
@@ -78,13 +89,11 @@ def recommend(request: Request,
     started = time.perf_counter()
     scorer = live_scorer(request)
     result = scorer.recommend(body.user_id, body.k, body.exclude_ids, body.user_features)
-    metrics = request.app.state.metrics
     if not result.user_known:
-        metrics.unknown_users.labels("recommend").inc()
-    response = _json({"model_version": scorer.version, "user_known": result.user_known,
-                      "item_ids": result.item_ids, "scores": result.scores})
-    metrics.observe("recommend", body.k, time.perf_counter() - started)
-    return response
+        request.app.state.metrics.unknown_users.labels("recommend").inc()
+    return _respond(request, "recommend", body.k, started, result.stages,
+                    {"model_version": scorer.version, "user_known": result.user_known,
+                     "item_ids": result.item_ids, "scores": result.scores})
 
 
 @router.get("/healthz", response_model=StatusResponse)

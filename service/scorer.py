@@ -1,11 +1,11 @@
 """A loaded bundle wrapped for serving: id lookups, candidate gather, FE-Block scoring, top-k.
 
 Built once per bundle version and read-only afterwards, so concurrent requests share one instance
-without locks and a hot swap replaces it whole (service.reloader). Scores come from
-`IntTower.score_candidates`, i.e. the one-vs-N FE-Block function that the trainer's pairwise
-score is tested against (model.interaction.score_one_vs_n): one user-tower pass per request, one
-gather of the candidates' precomputed item heads, one batched MaxSim — no per-candidate loop, no
-forward over pairs.
+without locks and a hot swap replaces it whole (service.reloader). Per request: one user-tower pass,
+one gather of the candidates' precomputed item heads with one batched MaxSim (the FE-Block score of
+model.interaction.score_one_vs_n) — no per-candidate loop, no forward over pairs. Where those run
+(compiled kernels on the CPU, torch on an accelerator) is service.backends' business; this class
+sees host numpy arrays only, and times both stages for the metrics.
 """
 
 from __future__ import annotations
@@ -14,21 +14,23 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import Tensor
+from numba import njit
 
 from model.bundle import Bundle
-from model.inputs import TowerInputs
+from model.features import EncodedTable
 from model.item_index import build_item_index, query_rows
+from service.backends import scoring_backend
 from service.errors import InvalidUserFeatures, TooManyCandidates, UnknownCandidates
+from service.id_index import IdIndex
 
 FeatureValue = str | int | float | None
 _WARM_UP_USER = "\x00warm-up"  # an id no bundle holds: warms the unknown-user path
 _WARM_UP_CANDIDATES = 1_000
+_PRECOMPUTE_BATCH = 4_096  # users per user-tower call when precomputing known users' heads
 
 
 @dataclass(frozen=True)
@@ -37,28 +39,26 @@ class Scores:
     item_ids: list[str]
     scores: np.ndarray  # (K,) float32 click probabilities, aligned with item_ids
     unknown_item_ids: list[str]
+    stages: dict[str, float]  # seconds: user_tower, gather_score (+ search, for /recommend)
 
 
 class Scorer:
-    def __init__(self, bundle: Bundle, max_candidates: int, recommend_depth: int) -> None:
+    def __init__(self, bundle: Bundle, max_candidates: int, recommend_depth: int,
+                 user_heads_cache_mb: int = 0) -> None:
         self.bundle = bundle
         self.version = bundle.version
         self.created_at = datetime.fromisoformat(bundle.manifest["created_at"]).timestamp()
         self.loaded_at = time.time()
-        self._model = bundle.model
         self._fe_block = bundle.config.fe_block
-        self._device = next(bundle.model.parameters()).device
+        self._backend = scoring_backend(bundle)
         self._max_candidates = max_candidates
         self._depth = recommend_depth
         self._user_row = {user: row for row, user in enumerate(bundle.users.ids)}
-        self._item_row = {item: row for row, item in enumerate(bundle.items.ids)}
-        self._users = bundle.users.inputs(self._device)  # every user row as (U, ...) tensors
-        # (N, Hi, d), contiguous on the device: candidates are gathered with index_select.
-        self._item_heads = torch.from_numpy(bundle.item_vectors).to(self._device).contiguous()
+        self._known_heads = self._precomputed_user_heads(user_heads_cache_mb)
+        self._item_ids = IdIndex(bundle.items.ids)  # raw item ids -> catalogue rows
         self._index = (bundle.item_index if bundle.item_index is not None  # older bundles lack it
                        else build_item_index(bundle.item_vectors, self._fe_block))
 
-    @torch.inference_mode()
     def score(self, user_id: str, candidate_ids: list[str], top_k: int | None = None,
               user_features: Mapping[str, FeatureValue] | None = None,
               strict: bool = False) -> Scores:
@@ -71,29 +71,36 @@ class Scorer:
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
             raise UnknownCandidates(f"not in model {self.version}: {unknown[:10]}{more}",
                                     "candidate_ids")
+        started = time.perf_counter()
         heads, known = self._user_heads(user_id, user_features)
-        if not rows:
-            return Scores(known, [], np.empty(0, np.float32), unknown)
-        logits = self._logits(heads, torch.tensor(rows, dtype=torch.int64, device=self._device))
+        encoded = time.perf_counter()
+        logits = self._backend.logits(heads, rows)
         if top_k is not None:
-            logits, order = torch.topk(logits, min(top_k, len(rows)))  # sorted, best first
-            ids = [ids[j] for j in order.tolist()]
-        return Scores(known, ids, torch.sigmoid(logits).cpu().numpy(), unknown)
+            order = _best_first(logits, top_k)
+            logits, ids = logits[order], [ids[j] for j in order]
+        scores = _sigmoid(logits)
+        stages = {"user_tower": encoded - started, "gather_score": time.perf_counter() - encoded}
+        return Scores(known, ids, scores, unknown, stages)
 
-    @torch.inference_mode()
     def recommend(self, user_id: str, k: int, exclude_ids: Sequence[str] = (),
                   user_features: Mapping[str, FeatureValue] | None = None) -> Scores:
         """Top-k of the whole catalogue: faiss candidates per user head, exact FE-Block re-rank."""
+        started = time.perf_counter()
         heads, known = self._user_heads(user_id, user_features)
-        excluded = [row for row in map(self._item_row.get, exclude_ids) if row is not None]
-        queries = query_rows(heads.cpu().numpy(), self._fe_block)  # (L*Hu, d) or (1, Hu*d)
+        encoded = time.perf_counter()
+        excluded = self._item_ids.rows(exclude_ids)
+        excluded = excluded[excluded >= 0]  # unknown ids exclude nothing
+        queries = query_rows(heads, self._fe_block)  # (L*Hu, d) or (1, Hu*d)
         rows = self._index.search(queries, max(self._depth, k + len(excluded)))  # sorted unique
-        if excluded:
+        if len(excluded):
             rows = rows[~np.isin(rows, excluded)]
-        logits = self._logits(heads, torch.from_numpy(rows).to(self._device))
-        logits, order = torch.topk(logits, min(k, len(rows)))
-        ids = self.bundle.items.ids[rows[order.cpu().numpy()]].tolist()
-        return Scores(known, ids, torch.sigmoid(logits).cpu().numpy(), [])
+        searched = time.perf_counter()
+        logits = self._backend.logits(heads, rows)
+        order = _best_first(logits, k)
+        ids = self.bundle.items.ids[rows[order]].tolist()
+        stages = {"user_tower": encoded - started, "search": searched - encoded,
+                  "gather_score": time.perf_counter() - searched}
+        return Scores(known, ids, _sigmoid(logits[order]), [], stages)
 
     def warm(self) -> None:
         """Run every scoring path once, so the first requests do not pay for lazy set-up and a
@@ -122,33 +129,49 @@ class Scorer:
             "metrics": manifest.get("metrics", {}),
         }
 
-    def _logits(self, user_heads: Tensor, rows: Tensor) -> Tensor:
-        """(L, Hu, d) user heads against the item heads of `rows` (N,) -> logits (N,)."""
-        return self._model.score_candidates(user_heads, self._item_heads.index_select(0, rows))
+    def _item_rows(self, ids: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
+        """Bundle rows (N,) int64 of the known ids and those ids, in request order; then the
+        unknown ids."""
+        rows = self._item_ids.rows(ids)
+        known = rows >= 0
+        if known.all():
+            return rows, ids, []
+        unknown = [i for i, ok in zip(ids, known.tolist(), strict=True) if not ok]
+        kept = [i for i, ok in zip(ids, known.tolist(), strict=True) if ok]
+        return rows[known], kept, unknown
 
-    def _item_rows(self, ids: list[str]) -> tuple[list[int], list[str], list[str]]:
-        """Bundle rows of the known ids and those ids, in request order; then the unknown ids."""
-        rows = list(map(self._item_row.get, ids))  # None where unknown
-        if None not in rows:
-            return cast(list[int], rows), ids, []
-        unknown = [i for i, row in zip(ids, rows, strict=True) if row is None]
-        kept = [(row, i) for i, row in zip(ids, rows, strict=True) if row is not None]
-        return [row for row, _ in kept], [i for _, i in kept], unknown
+    def _precomputed_user_heads(self, budget_mb: int) -> np.ndarray | None:
+        """(U, L, Hu, d) heads of every bundle user if they fit in `budget_mb`, else None.
+
+        A known user's features are frozen in the bundle, so its heads are a function of the
+        bundle alone, like the item vectors: computed once here, by the same code as per request.
+        """
+        c, users = self.bundle.config, self.bundle.users
+        shape = (len(users), c.layers, c.user_heads, c.head_dim)
+        if np.prod(shape) * 4 > budget_mb * 2**20:
+            return None
+        heads = np.empty(shape, np.float32)
+        for start in range(0, len(users), _PRECOMPUTE_BATCH):
+            rows = np.arange(start, min(start + _PRECOMPUTE_BATCH, len(users)))
+            heads[rows] = self._backend.user_heads(users.take(rows))
+        return heads
 
     def _user_heads(self, user_id: str,
-                    features: Mapping[str, FeatureValue] | None) -> tuple[Tensor, bool]:
+                    features: Mapping[str, FeatureValue] | None) -> tuple[np.ndarray, bool]:
         """(L, Hu, d) heads of a bundle user, or of an unknown one from `features`; known?"""
         row = self._user_row.get(user_id)
         if row is None:
-            inputs = self._encode_unknown_user(user_id, features or {})
-        else:  # slices are views: no copy of the user table
-            u = self._users
-            inputs = TowerInputs(u.cat[row:row + 1], tuple(s[row:row + 1] for s in u.seq),
-                                 u.num[row:row + 1])
-        return self._model.encode_user(inputs).heads[0], row is not None
+            users = self._encode_unknown_user(user_id, features or {})
+        elif self._known_heads is not None:
+            return self._known_heads[row], True
+        else:  # row slices are views: no copy of the user table
+            u = self.bundle.users
+            users = EncodedTable(u.ids[row:row + 1], u.cat[row:row + 1],
+                                 [s[row:row + 1] for s in u.seq], u.num[row:row + 1])
+        return self._backend.user_heads(users)[0], row is not None
 
     def _encode_unknown_user(self, user_id: str,
-                             features: Mapping[str, FeatureValue]) -> TowerInputs:
+                             features: Mapping[str, FeatureValue]) -> EncodedTable:
         """The OOV id row plus the request's raw features, encoded with the training codec."""
         codec = self.bundle.user_codec
         foreign = sorted(features.keys() - set(codec.columns))
@@ -158,4 +181,20 @@ class Scorer:
         # Missing columns are missing values: the OOV token, or the train mean for numbers.
         frame = pd.DataFrame({c: [features.get(c)] for c in codec.columns},
                              index=pd.Index([user_id]))
-        return codec.encode(frame).inputs(self._device)
+        return codec.encode(frame)
+
+
+def _best_first(logits: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` largest logits (all of them if fewer), largest first."""
+    top = np.argpartition(-logits, k - 1)[:k] if k < len(logits) else np.arange(len(logits))
+    return top[np.argsort(-logits[top], kind="stable")]
+
+
+@njit(nogil=True, cache=True)
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Click probabilities 1 / (1 + e^-x), float32, in one compiled pass (no temporaries; below
+    x ≈ -88, e^-x is inf and the probability 0, as it should be)."""
+    out = np.empty_like(logits)
+    for i in range(logits.shape[0]):
+        out[i] = 1 / (1 + np.exp(-logits[i]))
+    return out

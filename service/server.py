@@ -20,11 +20,19 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+APP = "service.app:create_app"  # the factory uvicorn runs in every worker
+# uvicorn restarts a worker that does not answer its health ping in time (default 5 s). A spawned
+# worker answers only once it has re-imported the CLI module (pandas, torch: seconds on a busy
+# machine), so the default can restart every worker forever, none ever serving.
+WORKER_HEALTHCHECK_S = 60
 
 
 def serve(host: str, port: int, workers: int = 1, access_log: bool = True,
-          overrides: dict[str, str] | None = None) -> None:
-    """Run the API until interrupted; `overrides` are Settings fields, e.g. {"device": "cuda"}."""
+          overrides: dict[str, str] | None = None, app: str = APP) -> None:
+    """Run the API until interrupted; `overrides` are Settings fields, e.g. {"device": "cuda"}.
+
+    `app` names another app factory to run with exactly these server settings (the benchmark's
+    framework floor, training/bench/floor.py)."""
     os.environ.update({f"INTTOWER_{name.upper()}": value
                        for name, value in (overrides or {}).items()})
     settings = Settings()  # fail fast on a bad environment, before any worker starts
@@ -32,8 +40,9 @@ def serve(host: str, port: int, workers: int = 1, access_log: bool = True,
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
     log.info("serving %s on http://%s:%d (%s, %d worker(s))", settings.artifacts, host, port,
              settings.device, workers)
-    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", access_log=access_log, log_config=_log_config())
+    uvicorn.run(app, factory=True, host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", access_log=access_log, log_config=_log_config(),
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
 
 
 def _log_config() -> dict[str, Any]:

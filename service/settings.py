@@ -20,5 +20,8 @@ class Settings(BaseSettings):
     max_candidates: int = Field(10_000, ge=1)  # per /score request; more answers 413
     max_body_bytes: int = Field(1 << 20, ge=1024)  # larger request bodies answer 413
     recommend_depth: int = Field(256, ge=1)  # faiss hits per user head vector for /recommend
+    # Known users' heads are precomputed at load when they fit in this many MB (per worker), so
+    # their requests skip the user tower; 0 always runs it. (1.5 KB per user by default.)
+    user_heads_cache_mb: int = Field(256, ge=0)
     reload_interval_s: float = Field(2.0, gt=0)  # how often the watcher reads CURRENT
     admin_token: SecretStr | None = None  # enables POST /admin/reload (header X-Admin-Token)

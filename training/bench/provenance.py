@@ -15,7 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def git_commit(root: Path = PROJECT_ROOT) -> str:
-    """`git rev-parse --short HEAD`, with `-dirty` when the working tree has changes."""
+    """`git rev-parse --short HEAD`, with `-dirty` when the working tree has changes. A copy
+    without .git (a lent machine) says what it is through $INTTOWER_GIT_COMMIT."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
                               check=True).stdout.strip()
@@ -24,7 +25,7 @@ def git_commit(root: Path = PROJECT_ROOT) -> str:
         return git("rev-parse", "--short", "HEAD") + ("-dirty" if git("status", "--porcelain")
                                                      else "")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("INTTOWER_GIT_COMMIT", "unknown")
 
 
 def machine(device: str, jobs: int) -> dict[str, Any]:

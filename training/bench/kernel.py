@@ -1,0 +1,136 @@
+"""`inttower bench kernel`: what scoring one user's candidates costs, against merely gathering the
+candidates' item vectors, in one process and one run; and the user tower at one user.
+
+Catalogue: `items` random (Hi=4, d=32) item-head vectors in cache-line-aligned memory, as a loaded
+bundle holds them; each call takes the next of a pool of random candidate lists that together
+cover the catalogue several times, so rows are as cold as a large catalogue's are. Methods, CPU:
+    gather   torch index_select of the candidates' rows (what the reference path starts with)
+    fused    model.fused.maxsim_rows: gather and FE-Block in one pass (the service's CPU path)
+    torch    index_select + model.interaction.score_one_vs_n (the reference, torch eager)
+On an accelerator, gather and torch (the service's path there). User tower (one user): the
+compiled CPU tower against IntTower.encode_user, default architecture.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.aligned import aligned_copy
+from model.config import ModelConfig, TowerSpec
+from model.cpu_tower import CpuUserTower
+from model.features import EncodedTable
+from model.fused import maxsim_rows
+from model.interaction import score_one_vs_n
+from model.inttower import IntTower
+from training.bench.provenance import provenance
+from training.bench.timing import Call, clock_for, clock_name, interleaved, median_ratio
+
+KERNEL_TARGET = 2.0  # issue 5, goal 1: FE-Block time / gather time, at every N
+POOL = 64  # inputs drawn in turn (user tower)
+COLD_PASSES = 4  # candidate lists: enough to cover the catalogue this many times, so rows are cold
+# An ml-1m-like user tower: id, gender, age, occupation, zip region; one numeric feature.
+USER_SPEC = TowerSpec(cat_vocab=(6_042, 4, 9, 23, 102), num_dim=1)
+ITEM_SPEC = TowerSpec(cat_vocab=(3_708,), seq_vocab=(20,), num_dim=1)
+ARCH = ModelConfig(user=USER_SPEC, item=ITEM_SPEC)  # the default architecture
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    items: int = 100_000
+    candidates: tuple[int, ...] = (100, 1_000, 10_000)
+    rounds: int = 7
+    calls: int = 50  # per method and round
+    device: str = "cpu"
+    seed: int = 0
+
+    def command(self) -> str:
+        args = ["--items", str(self.items), "--rounds", str(self.rounds), "--calls",
+                str(self.calls), "--device", self.device,
+                *(a for n in self.candidates for a in ("--candidates", str(n)))]
+        return shlex.join(["inttower", "bench", "kernel", *args])
+
+
+def _methods(config: KernelConfig, n: int, rng: np.random.Generator) -> dict[str, Call]:
+    shape = (config.items, ARCH.item_heads, ARCH.head_dim)
+    items = aligned_copy(rng.standard_normal(shape, dtype=np.float32))
+    user = rng.standard_normal((ARCH.layers * ARCH.user_heads, ARCH.head_dim), dtype=np.float32)
+    lists = max(POOL, -(-COLD_PASSES * config.items // n))
+    pool = list(rng.integers(0, config.items, (lists, n)))
+    device = torch.device(config.device)
+    items_t = torch.from_numpy(items).to(device)
+    user_t = torch.from_numpy(user).to(device)
+    pool_t = [torch.from_numpy(rows).to(device) for rows in pool]
+    sync: Callable[[], None] = (torch.cuda.synchronize if device.type == "cuda"
+                                else lambda: None)
+
+    def gather(step: int) -> None:
+        items_t.index_select(0, pool_t[step % lists])
+        sync()
+
+    def reference(step: int) -> None:
+        score_one_vs_n(user_t, items_t.index_select(0, pool_t[step % lists]))
+        sync()
+
+    methods: dict[str, Call] = {"gather": gather, "torch": reference}
+    if device.type == "cpu":
+        methods["fused"] = lambda step: maxsim_rows(items, pool[step % lists], user)
+    return methods
+
+
+def _user_tower(config: KernelConfig, rng: np.random.Generator) -> dict[str, float]:
+    model = IntTower(ARCH).eval().to(config.device)
+    users = [EncodedTable(ids=np.array(["u"], dtype=object),
+                          cat=np.array([[rng.integers(2, v) for v in USER_SPEC.cat_vocab]]),
+                          num=rng.standard_normal((1, 1), dtype=np.float32))
+             for _ in range(POOL)]
+    sync = torch.cuda.synchronize if config.device.startswith("cuda") else lambda: None
+
+    def torch_tower(step: int) -> None:
+        with torch.inference_mode():
+            model.encode_user(users[step % POOL].inputs(config.device)).heads.cpu()
+        sync()
+
+    methods: dict[str, Call] = {"torch": torch_tower}
+    if config.device == "cpu":
+        tower = CpuUserTower(model)
+        methods["compiled"] = lambda step: tower(users[step % POOL])
+    times = interleaved(methods, config.rounds, config.calls * 4, clock_for(config.device))
+    return {f"{name}_us": float(np.median(t)) for name, t in times.items()}
+
+
+def run_kernel(config: KernelConfig) -> dict[str, Any]:
+    """The results document (JSON-ready)."""
+    rng = np.random.default_rng(config.seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the service runs it (service.settings.torch_threads)
+    try:
+        rows = []
+        for n in config.candidates:
+            times = interleaved(_methods(config, n, rng), config.rounds, config.calls,
+                                clock_for(config.device))
+            row: dict[str, Any] = {"candidates": n}
+            row |= {f"{name}_us": float(np.median(t)) for name, t in times.items()}
+            row |= {f"{name}_vs_gather": median_ratio(t, times["gather"])
+                    for name, t in times.items() if name != "gather"}
+            rows.append(row)
+        tower = _user_tower(config, rng)
+    finally:
+        torch.set_num_threads(threads)
+    scored_by = "fused" if config.device == "cpu" else "torch"
+    goals = [{"goal": f"FE-Block scoring at N={r['candidates']} (the {scored_by} path) within "
+                      f"{KERNEL_TARGET:g}x of gathering the same rows",
+              "target": f"<= {KERNEL_TARGET:g}x", "measured": f"{r[f'{scored_by}_vs_gather']:.2f}x",
+              "met": r[f"{scored_by}_vs_gather"] <= KERNEL_TARGET} for r in rows]
+    return {"benchmark": "kernel", **provenance(config.command(), config.device, 1),
+            "config": {"items": config.items, "item_heads": ARCH.item_heads,
+                       "head_dim": ARCH.head_dim, "user_rows": ARCH.layers * ARCH.user_heads,
+                       "rounds": config.rounds, "calls": config.calls, "torch_threads": 1},
+            "clock": clock_name(config.device), "kernel": rows, "user_tower": tower,
+            "goals": goals}
+

@@ -1,0 +1,86 @@
+"""The offline side's speed, for `inttower bench serve`: item refresh (items per second through
+the item tower, as `inttower refresh-items` runs it) and training throughput (samples per second
+of the default configuration)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from itertools import chain, count, islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model import store
+from model.bundle import load_bundle
+from model.config import ModelConfig
+from model.inttower import IntTower
+from model.losses import LossConfig
+from training.dataset import BatchSource
+from training.export import item_vectors
+from training.fetch import FetchError
+from training.loop import FitConfig, train_step
+from training.objectives import inttower_objective
+from training.trainer import DataConfig, prepare_data
+
+WARM_UP_STEPS = 3  # not timed: first steps allocate and pick kernels
+
+
+def _with_threads(threads: int, work: Callable[[], object]) -> float:
+    """Seconds `work()` takes with `threads` torch threads (restored after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        started = time.perf_counter()
+        work()
+        return time.perf_counter() - started
+    finally:
+        torch.set_num_threads(before)
+
+
+def refresh_rate(artifacts: Path) -> dict[str, Any]:
+    """Items per second through the item tower over the bundle's whole catalogue, with the
+    default torch threads (what refresh-items uses) and with one."""
+    bundle = load_bundle(store.current_path(artifacts))
+    item_vectors(bundle.model, bundle.items.take(np.arange(min(1_000, len(bundle.items)))),
+                 progress=False)  # warm-up
+    default = torch.get_num_threads()
+    rates = {}
+    for threads in dict.fromkeys((default, 1)):
+        seconds = _with_threads(threads, lambda: item_vectors(bundle.model, bundle.items,
+                                                              progress=False))
+        rates[f"items_per_s_{threads}_threads"] = len(bundle.items) / seconds
+    return {"items": len(bundle.items), "default_threads": default, **rates,
+            "items_per_s": rates[f"items_per_s_{default}_threads"]}
+
+
+def training_rate(source: DataConfig, steps: int, device: str) -> dict[str, Any]:
+    """Samples per second of the default IntTower configuration on the train split of `source`
+    (batch 2048, Adam, BCE + CIR), over `steps` steps after a short warm-up."""
+    dataset = str(source.schema or source.dataset)
+    try:
+        schema, data = prepare_data(source)
+    except FetchError as exc:  # offline and not cached
+        return {"dataset": dataset, "skipped": str(exc)}
+    batch_size = FitConfig().batch_size
+    torch.manual_seed(0)
+    model = IntTower(ModelConfig(user=data.user_codec.spec, item=data.item_codec.spec))
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=FitConfig().lr)
+    objective = inttower_objective(LossConfig())
+    train = BatchSource(data.users, data.items, data.splits["train"], device)
+    generator = torch.Generator().manual_seed(0)
+    batches = chain.from_iterable(train.batches(batch_size, generator) for _ in count())  # epochs
+    for batch in islice(batches, WARM_UP_STEPS):
+        train_step(model, batch, optimizer, objective)
+    started = time.perf_counter()
+    for batch in islice(batches, steps):  # batch assembly included
+        train_step(model, batch, optimizer, objective)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    return {"dataset": schema.name, "batch_size": batch_size, "steps": steps,
+            "torch_threads": torch.get_num_threads(),
+            "samples_per_s": steps * batch_size / seconds}

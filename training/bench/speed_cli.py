@@ -1,0 +1,84 @@
+"""`inttower bench kernel` and `inttower bench serve`: thin typer commands over
+training.bench.kernel and training.bench.serve; both write docs/benchmarks/<name>-<device>.*"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+OutOpt = Annotated[Path, typer.Option(help="Folder for the results files.")]
+CandidatesOpt = Annotated[list[int] | None, typer.Option(
+    "--candidates", help="Candidate counts N, repeatable (default 100, 1000, 10000).")]
+DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")]
+RESULTS = Path("docs/benchmarks")
+DEFAULT_CANDIDATES = (100, 1_000, 10_000)
+
+
+def _report(document: dict[str, Any], out: Path) -> None:
+    from training.bench.speed_report import write_results
+
+    json_path, markdown_path = write_results(document, out)
+    logging.getLogger(__name__).info("wrote %s and %s", json_path, markdown_path)
+    typer.echo(markdown_path.read_text(encoding="utf-8"))
+
+
+def kernel(
+    items: Annotated[int, typer.Option(help="Catalogue rows of random item vectors.")] = 100_000,
+    candidates: CandidatesOpt = None,
+    rounds: int = 7,
+    calls: Annotated[int, typer.Option(help="Calls per method and round.")] = 50,
+    device: DeviceOpt = "cpu",
+    out: OutOpt = RESULTS,
+) -> None:
+    """FE-Block scoring against gathering the candidates alone, and the user tower, in-process."""
+    from training.bench.kernel import KernelConfig, run_kernel
+
+    _report(run_kernel(KernelConfig(items=items, candidates=tuple(candidates or DEFAULT_CANDIDATES),
+                                    rounds=rounds, calls=calls, device=device)), out)
+
+
+def serve(
+    work: Annotated[Path | None, typer.Option(
+        help="Where the benchmark bundles are built once and kept (default: "
+             "$INTTOWER_DATA_HOME/bench, else ~/.cache/inttower/bench).")] = None,
+    artifacts: Annotated[Path | None, typer.Option(
+        help="Measure this bundle store's live bundle instead of a synthetic one.")] = None,
+    users: int = 10_000,
+    items: Annotated[int, typer.Option(help="Catalogue of the synthetic main bundle.")] = 100_000,
+    interactions: Annotated[int, typer.Option(
+        help="Synthetic interactions each bundle is trained on (one epoch).")] = 100_000,
+    candidates: CandidatesOpt = None,
+    seconds: Annotated[float, typer.Option(help="Length of each load run.")] = 5.0,
+    repeats: Annotated[int, typer.Option(help="Runs per cell, service and floor in turn.")] = 3,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn workers per server.")] = 2,
+    connections: Annotated[int, typer.Option(help="Connections of the saturation runs.")] = 8,
+    device: DeviceOpt = "cpu",
+    recommend_users: int = 6_040,
+    recommend_items: Annotated[int, typer.Option(
+        help="Catalogue of the /recommend test (ml-1m-sized by default); 0 skips it.")] = 3_706,
+    scale_items: Annotated[int, typer.Option(help="Catalogue of the scale test; 0 skips "
+                                                  "it.")] = 1_000_000,
+    train_dataset: Annotated[str, typer.Option(help="Built-in dataset of the training "
+                                                    "throughput.")] = "ml-1m",
+    train_schema: Annotated[Path | None, typer.Option(
+        help="Your own data's schema for the training throughput instead.")] = None,
+    train_steps: Annotated[int, typer.Option(help="Steps timed; 0 skips training.")] = 30,
+    out: OutOpt = RESULTS,
+) -> None:
+    """/score against the framework floor over HTTP, /recommend, scale, refresh, training."""
+    from training.bench.serve import ServeConfig, run_serve
+    from training.fetch import data_home
+
+    config = ServeConfig(work=work or data_home() / "bench", artifacts=artifacts, users=users,
+                         items=items,
+                         interactions=interactions,
+                         candidates=tuple(candidates or DEFAULT_CANDIDATES), seconds=seconds,
+                         repeats=repeats, workers=workers, connections=connections,
+                         device=device, recommend_users=recommend_users,
+                         recommend_items=recommend_items, scale_items=scale_items,
+                         train_dataset=train_dataset, train_schema=train_schema,
+                         train_steps=train_steps)
+    _report(run_serve(config), out)

@@ -1,0 +1,106 @@
+"""Write a speed benchmark's document as JSON and render it as Markdown (docs/benchmarks)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+Doc = dict[str, Any]
+
+
+def write_results(document: Doc, out: Path) -> tuple[Path, Path]:
+    """<out>/<benchmark>-<device>.json and .md; the device is cpu or cuda (no index)."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{document['benchmark']}-{document['machine']['device'].split(':')[0]}"
+    json_path, markdown_path = out / f"{stem}.json", out / f"{stem}.md"
+    json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    render = render_kernel if document["benchmark"] == "kernel" else render_serve
+    markdown_path.write_text(render(document), encoding="utf-8")
+    return json_path, markdown_path
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def _head(doc: Doc, title: str) -> list[str]:
+    m = doc["machine"]
+    device = m["device"] + (f" ({m['accelerator']})" if m["accelerator"] else "")
+    return [f"# {title}", "", f"- Command: `{doc['command']}`",
+            f"- Date (UTC): {doc['date_utc']}; commit `{doc['git_commit']}`",
+            f"- Machine: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, torch "
+            f"{m['torch']}, device {device}"]
+
+
+def _goals(doc: Doc) -> list[str]:
+    rows = [[g["goal"], g["target"], g["measured"], "met" if g["met"] else "**not met**"]
+            for g in doc["goals"]]
+    return ["", "## Goals (issue 5)", "", *_table(["Goal", "Target", "Measured", ""], rows)]
+
+
+def render_kernel(doc: Doc) -> str:
+    c = doc["config"]
+    names = [k[:-3] for k in doc["kernel"][0] if k.endswith("_us")]
+    rows = [[f"{r['candidates']:,}", *(f"{r[f'{n}_us']:,.1f}" for n in names),
+             *(f"{r[f'{n}_vs_gather']:.2f}x" for n in names if n != "gather")]
+            for r in doc["kernel"]]
+    header = ["N", *(f"{n} µs" for n in names), *(f"{n} / gather" for n in names
+                                                   if n != "gather")]
+    tower = ", ".join(f"{k[:-3]} {v:,.1f} µs" for k, v in doc["user_tower"].items())
+    lines = [*_head(doc, "Speed: FE-Block kernel"),
+             f"- Catalogue {c['items']:,} items x {c['item_heads']} heads x d={c['head_dim']}; "
+             f"user stack of {c['user_rows']} rows; torch threads {c['torch_threads']}",
+             f"- Clock: {doc['clock']}; median per call, median over {c['rounds']} interleaved "
+             f"rounds of {c['calls']} calls; ratios are per round, then the median", "",
+             *_table(header, rows), "", f"User tower, one user: {tower}.", *_goals(doc)]
+    return "\n".join(lines) + "\n"
+
+
+def _run(cells: dict[str, float]) -> list[str]:
+    return [f"{cells['p50_ms']:.2f}", f"{cells['p99_ms']:.2f}", f"{cells['per_s']:,.0f}",
+            f"{cells['cpu_ms_per_request']:.3f}"]
+
+
+def render_serve(doc: Doc) -> str:
+    c = doc["config"]
+    header = ["N", "conns", "p50 ms", "p99 ms", "req/s", "CPU ms/req", "floor p50", "floor p99",
+              "floor req/s", "floor CPU ms/req", "p50 ratio", "req/s ratio", "CPU ratio"]
+    rows = [[f"{r['candidates']:,}", str(r["connections"]), *_run(r["service"]),
+             *_run(r["floor"]), *(f"{r['service_vs_floor'][k]:.2f}x"
+                                  for k in ("p50_ms", "per_s", "cpu_ms_per_request"))]
+            for r in doc["score"]]
+    lines = [*_head(doc, "Speed: the HTTP service"),
+             f"- Load generator: {doc['load_generator']}; {c['repeats']} run(s) of "
+             f"{c['seconds']:g} s per cell, service and floor alternating; medians",
+             f"- Servers: {c['workers']} uvicorn worker(s) each (uvloop, httptools, no access "
+             f"log); catalogue {c['items']:,} items, {c['users']:,} users; the floor parses the "
+             "same request and answers N floats with no model (training/bench/floor.py)",
+             "", "## /score vs the framework floor", "", *_table(header, rows)]
+    if doc["recommend"]:
+        r = doc["recommend"]
+        lines += ["", "## /recommend", "", f"k={r['k']} over {r['catalogue']['items']:,} items, "
+                  f"one connection: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+                  f"{r['per_s']:,.0f} req/s, {r['cpu_ms_per_request']:.3f} CPU ms/req."]
+    if doc["scale"]:
+        s = doc["scale"]
+        rows = [[f"{s[k]['items']:,}", f"{s[k]['load_s']:.1f}", f"{s[k]['ready_s']:.1f}",
+                 f"{s[k]['score']['p50_ms']:.2f}", f"{s[k]['rss_mb']:,.0f}"]
+                for k in ("main", "large")]
+        lines += ["", "## Scale (one worker each)", "",
+                  *_table(["Items", "load + warm s", "process start to ready s",
+                           f"/score N={s['candidates']:,} p50 ms", "API resident MB"], rows),
+                  "", f"p50 ratio large / main: {s['large_vs_main_p50']:.2f}x"]
+    r = doc["refresh"]
+    rates = ", ".join(f"{v:,.0f} items/s with {k.split('_')[3]} thread(s)" for k, v in r.items()
+                      if k.startswith("items_per_s_"))
+    lines += ["", "## Offline", "", f"- Item refresh over {r['items']:,} items: {rates}."]
+    t = doc["training"]
+    if t and "skipped" in t:
+        lines.append(f"- Training throughput ({t['dataset']}): skipped, {t['skipped']}")
+    elif t:
+        lines.append(f"- Training throughput, default config on {t['dataset']}: "
+                     f"{t['samples_per_s']:,.0f} samples/s (batch {t['batch_size']}, "
+                     f"{t['steps']} steps, {t['torch_threads']} torch threads).")
+    return "\n".join([*lines, *_goals(doc)]) + "\n"
