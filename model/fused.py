@@ -7,7 +7,7 @@ heads out of the catalogue, write the (N, Hi, R) similarities, reduce them twice
 one: it reads each candidate's heads in place and keeps its similarities in registers. Random
 catalogue rows are cold in cache, so it prefetches the rows of the candidate PREFETCH_AHEAD places
 further on while it computes the current one; the memory wait then overlaps the arithmetic, and
-the whole score costs about what merely gathering the rows costs (`inttower bench kernel`).
+the whole score costs little more than merely gathering the rows (`inttower bench kernel`).
 
 It is the same sum as `score_one_vs_n`, in another order: tests/test_fused.py holds them equal.
 """

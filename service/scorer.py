@@ -5,7 +5,9 @@ without locks and a hot swap replaces it whole (service.reloader). Per request: 
 one gather of the candidates' precomputed item heads with one batched MaxSim (the FE-Block score of
 model.interaction.score_one_vs_n) — no per-candidate loop, no forward over pairs. Where those run
 (compiled kernels on the CPU, torch on an accelerator) is service.backends' business; this class
-sees host numpy arrays only, and times both stages for the metrics.
+sees host numpy arrays only, and times both stages for the metrics. The user tower runs on the
+host in one compiled call (model.cpu_tower), or not at all for the bundle's own users, whose heads
+are precomputed when they fit the memory budget.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import pandas as pd
 from numba import njit
 
 from model.bundle import Bundle
+from model.cpu_tower import CpuUserTower
 from model.features import EncodedTable
 from model.item_index import build_item_index, query_rows
-from service.backends import scoring_backend
+from service.backends import candidate_scorer
 from service.errors import InvalidUserFeatures, TooManyCandidates, UnknownCandidates
 from service.id_index import IdIndex
 
@@ -50,7 +53,8 @@ class Scorer:
         self.created_at = datetime.fromisoformat(bundle.manifest["created_at"]).timestamp()
         self.loaded_at = time.time()
         self._fe_block = bundle.config.fe_block
-        self._backend = scoring_backend(bundle)
+        self._tower = CpuUserTower(bundle.model)  # (B users) -> (B, L, Hu, d), on the host
+        self._candidates = candidate_scorer(bundle)
         self._max_candidates = max_candidates
         self._depth = recommend_depth
         self._user_row = {user: row for row, user in enumerate(bundle.users.ids)}
@@ -74,7 +78,7 @@ class Scorer:
         started = time.perf_counter()
         heads, known = self._user_heads(user_id, user_features)
         encoded = time.perf_counter()
-        logits = self._backend.logits(heads, rows)
+        logits = self._candidates.logits(heads, rows)
         if top_k is not None:
             order = _best_first(logits, top_k)
             logits, ids = logits[order], [ids[j] for j in order]
@@ -95,7 +99,7 @@ class Scorer:
         if len(excluded):
             rows = rows[~np.isin(rows, excluded)]
         searched = time.perf_counter()
-        logits = self._backend.logits(heads, rows)
+        logits = self._candidates.logits(heads, rows)
         order = _best_first(logits, k)
         ids = self.bundle.items.ids[rows[order]].tolist()
         stages = {"user_tower": encoded - started, "search": searched - encoded,
@@ -153,7 +157,7 @@ class Scorer:
         heads = np.empty(shape, np.float32)
         for start in range(0, len(users), _PRECOMPUTE_BATCH):
             rows = np.arange(start, min(start + _PRECOMPUTE_BATCH, len(users)))
-            heads[rows] = self._backend.user_heads(users.take(rows))
+            heads[rows] = self._tower(users.take(rows))
         return heads
 
     def _user_heads(self, user_id: str,
@@ -168,7 +172,7 @@ class Scorer:
             u = self.bundle.users
             users = EncodedTable(u.ids[row:row + 1], u.cat[row:row + 1],
                                  [s[row:row + 1] for s in u.seq], u.num[row:row + 1])
-        return self._backend.user_heads(users)[0], row is not None
+        return self._tower(users)[0], row is not None
 
     def _encode_unknown_user(self, user_id: str,
                              features: Mapping[str, FeatureValue]) -> EncodedTable:

@@ -1,5 +1,6 @@
-"""The CPU fast path (numpy tower + fused kernel) scores exactly what the torch module scores —
-the code path every accelerator runs — and is chosen only where it applies."""
+"""The CPU fast path (fused kernel) scores candidates exactly as the torch module does — the code
+path every accelerator runs — and is chosen only where it applies; precomputed heads of known
+users give the same scores as the per-request user tower."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 
 from model import store
 from model.bundle import Bundle, load_bundle
-from service.backends import FusedCpu, TorchOnDevice, scoring_backend
+from model.cpu_tower import CpuUserTower
+from service.backends import FusedCpu, TorchOnDevice, candidate_scorer
 from service.scorer import Scorer
 from training.trainer import TrainResult
 
@@ -21,24 +23,23 @@ def bundle(trained: TrainResult, trained_artifacts: Path) -> Bundle:
     return load_bundle(store.current_path(trained_artifacts))
 
 
-def test_fused_cpu_and_torch_give_the_same_heads_and_logits(bundle: Bundle) -> None:
+def test_fused_cpu_and_torch_give_the_same_logits(bundle: Bundle) -> None:
     fused, reference = FusedCpu(bundle), TorchOnDevice(bundle)
+    tower = CpuUserTower(bundle.model)
     rows = np.random.default_rng(0).integers(0, len(bundle.items), 500)
     for user_row in (0, 17, len(bundle.users) - 1):
-        users = bundle.users.take(np.array([user_row]))
-        heads = fused.user_heads(users)
-        np.testing.assert_allclose(heads, reference.user_heads(users), rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(fused.logits(heads[0], rows), reference.logits(heads[0], rows),
+        heads = tower(bundle.users.take(np.array([user_row])))[0]
+        np.testing.assert_allclose(fused.logits(heads, rows), reference.logits(heads, rows),
                                    rtol=1e-5, atol=1e-5)
 
 
 def test_the_fused_path_serves_the_fe_block_on_cpu_and_torch_everything_else(
     bundle: Bundle, trained_artifacts: Path
 ) -> None:
-    assert isinstance(scoring_backend(bundle), FusedCpu)
+    assert isinstance(candidate_scorer(bundle), FusedCpu)
     ablation = load_bundle(store.current_path(trained_artifacts))
     ablation.model.config = replace(ablation.config, fe_block=False)  # the dot-product score
-    assert isinstance(scoring_backend(ablation), TorchOnDevice)
+    assert isinstance(candidate_scorer(ablation), TorchOnDevice)
 
 
 def test_precomputed_known_user_heads_score_exactly_as_the_per_request_tower(

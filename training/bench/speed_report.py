@@ -34,9 +34,14 @@ def _head(doc: Doc, title: str) -> list[str]:
             f"{m['torch']}, device {device}"]
 
 
+def cpu_goal(device: str, met: bool) -> bool | None:
+    """Issue 5's goals are set for the CPU (2 cores); elsewhere they are reported, not judged."""
+    return met if device == "cpu" else None
+
+
 def _goals(doc: Doc) -> list[str]:
-    rows = [[g["goal"], g["target"], g["measured"], "met" if g["met"] else "**not met**"]
-            for g in doc["goals"]]
+    verdict = {True: "met", False: "**not met**", None: "n/a: a CPU goal"}
+    rows = [[g["goal"], g["target"], g["measured"], verdict[g["met"]]] for g in doc["goals"]]
     return ["", "## Goals (issue 5)", "", *_table(["Goal", "Target", "Measured", ""], rows)]
 
 
