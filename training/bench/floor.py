@@ -1,8 +1,8 @@
 """The framework floor that `inttower bench serve` measures /score against.
 
 The service's own stack minus the model: FastAPI with the same body-size middleware and error
-handlers, the same request parsing (`json_body(ScoreRequest)` in a plain `def` route, so the same
-thread-pool hop), the same JSON encoder, served by `service.server.serve` with the same uvicorn
+handlers, the same request parsing (`json_body(ScoreRequest)` in an `async def` route, run on the
+event loop like /score), the same JSON encoder, served by `service.server.serve` with the same uvicorn
 settings. It answers N floats for N candidate ids. What /score costs beyond this is the model.
 
 Run: python -m training.bench.floor --port 8001 [--workers 2]
@@ -36,7 +36,7 @@ def create_floor_app() -> FastAPI:
     install_error_handlers(app)
 
     @app.post("/score")
-    def score(body: Annotated[ScoreRequest, Depends(json_body(ScoreRequest))]) -> Response:
+    async def score(body: Annotated[ScoreRequest, Depends(json_body(ScoreRequest))]) -> Response:
         return json_response({"scores": floats[: len(body.candidate_ids)]})
 
     @app.get("/readyz")
