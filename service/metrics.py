@@ -20,6 +20,7 @@ With several uvicorn workers every process keeps its own series (no multiprocess
 from __future__ import annotations
 
 import bisect
+import functools
 import time
 from collections.abc import Mapping
 
@@ -69,13 +70,17 @@ class Metrics:
         self.reload_failures = Counter("inttower_reload_failures",
                                        "Bundles refused; the previous one kept serving",
                                        registry=reg)
+        # The labelled series, resolved once per label set (a few routes x buckets or stages):
+        # `labels()` validates and locks on every call, twice the cost of the observation itself.
+        self._latency_series = functools.cache(self.latency.labels)
+        self._stage_series = functools.cache(self.stages.labels)
 
     def observe(self, route: str, candidates: int, seconds: float) -> None:
-        self.latency.labels(route, candidate_bucket(candidates)).observe(seconds)
+        self._latency_series(route, candidate_bucket(candidates)).observe(seconds)
 
     def observe_stages(self, route: str, stages: Mapping[str, float]) -> None:
         for stage, seconds in stages.items():
-            self.stages.labels(route, stage).observe(seconds)
+            self._stage_series(route, stage).observe(seconds)
 
     def bundle_loaded(self, version: str, created_at: float) -> None:
         """A new bundle is live; `created_at` is its creation time (epoch seconds)."""

@@ -4,6 +4,7 @@ of the default configuration)."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from itertools import chain, count, islice
@@ -40,19 +41,21 @@ def _with_threads(threads: int, work: Callable[[], object]) -> float:
         torch.set_num_threads(before)
 
 
-def refresh_rate(artifacts: Path) -> dict[str, Any]:
+def refresh_rate(artifacts: Path, repeats: int = 3) -> dict[str, Any]:
     """Items per second through the item tower over the bundle's whole catalogue, with the
-    default torch threads (what refresh-items uses) and with one."""
+    default torch threads (what refresh-items uses) and with one: the median of `repeats` runs."""
     bundle = load_bundle(store.current_path(artifacts))
     item_vectors(bundle.model, bundle.items.take(np.arange(min(1_000, len(bundle.items)))),
                  progress=False)  # warm-up
     default = torch.get_num_threads()
     rates = {}
     for threads in dict.fromkeys((default, 1)):
-        seconds = _with_threads(threads, lambda: item_vectors(bundle.model, bundle.items,
-                                                              progress=False))
+        seconds = statistics.median(
+            _with_threads(threads, lambda: item_vectors(bundle.model, bundle.items,
+                                                        progress=False))
+            for _ in range(repeats))
         rates[f"items_per_s_{threads}_threads"] = len(bundle.items) / seconds
-    return {"items": len(bundle.items), "default_threads": default, **rates,
+    return {"items": len(bundle.items), "default_threads": default, "repeats": repeats, **rates,
             "items_per_s": rates[f"items_per_s_{default}_threads"]}
 
 

@@ -213,7 +213,7 @@ def run_serve(config: ServeConfig) -> dict[str, Any]:
         "score": _score_section(config, main, logs, rng),
         "recommend": _recommend_section(config, logs, rng) if config.recommend_items else None,
         "scale": _scale_section(config, main, logs, rng) if config.scale_items else None,
-        "refresh": refresh_rate(main),
+        "refresh": refresh_rate(main, config.repeats),
         "training": (training_rate(DataConfig(dataset=config.train_dataset,
                                               schema=config.train_schema),
                                    config.train_steps, config.device)

@@ -100,7 +100,8 @@ def render_serve(doc: Doc) -> str:
     r = doc["refresh"]
     rates = ", ".join(f"{v:,.0f} items/s with {k.split('_')[3]} thread(s)" for k, v in r.items()
                       if k.startswith("items_per_s_"))
-    lines += ["", "## Offline", "", f"- Item refresh over {r['items']:,} items: {rates}."]
+    runs = f" (median of {r['repeats']} runs)" if "repeats" in r else ""
+    lines += ["", "## Offline", "", f"- Item refresh over {r['items']:,} items{runs}: {rates}."]
     t = doc["training"]
     if t and "skipped" in t:
         lines.append(f"- Training throughput ({t['dataset']}): skipped, {t['skipped']}")
