@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from service import id_index
 from service.id_index import IdIndex
 
 
@@ -24,18 +25,32 @@ def test_rows_match_a_dict_for_known_unknown_longer_shorter_and_unicode_ids() ->
     assert index.rows(odd).tolist() == _dict_rows(catalogue, odd)
 
 
-def test_an_equal_hash_is_not_taken_for_an_equal_id() -> None:
-    index = IdIndex(["apple", "pear"])
+def test_a_slot_on_the_probe_path_holding_another_id_is_passed_over() -> None:
+    index = IdIndex(["apple", "peach"])  # equal lengths: only their bytes tell them apart
     table, mask = index._table, len(index._table) - 1
-    apple, pear = (table[table[:, 1] == row][0] for row in (0, 1))  # [hash, row, start, end]
+    apple, peach = (table[table[:, 0] >> 32 == row][0].copy() for row in (0, 1))
+
+    def home(name: bytes) -> int:
+        return int(id_index._hash(np.frombuffer(name, np.uint8), 0, len(name), index._seed)) & mask
+
     table[:] = -1
-    # A fake collision: pear under apple's hash, in apple's home slot; apple one slot on.
-    for slot_content in ((apple[0], *pear[1:]), apple, pear):
-        slot = slot_content[0] & mask
-        while table[slot, 1] != -1:
+    # A copy of peach sits in apple's home slot, so apple is found one slot on; peach by its probe.
+    placed = ((home(b"apple"), peach), (home(b"apple"), apple), (home(b"peach"), peach))
+    for start, content in placed:
+        slot = start
+        while table[slot, 0] != -1:
             slot = (slot + 1) & mask
-        table[slot] = slot_content
-    assert index.rows(["apple", "pear", "plum"]).tolist() == [0, 1, -1]
+        table[slot] = content
+    assert index.rows(["apple", "peach", "melon"]).tolist() == [0, 1, -1]
+
+
+def test_ids_longer_than_a_slot_holds_are_compared_with_the_catalogue_copy() -> None:
+    # 2,000 long ids of one length half fill the table: an unknown id's probe passes over several.
+    catalogue = [f"a-long-item-identifier-{n:05d}" for n in range(2_000)]
+    catalogue += ["x" * 24, "x" * 25, "é" * 13]  # 24 bytes fit in a slot; é is two bytes
+    asked = [*catalogue, *(f"a-long-item-identifier-{n:05d}" for n in range(2_000, 2_300)),
+             "x" * 26, "x" * 23, "x" * 23 + "\x01", "é" * 12 + "e"]
+    assert IdIndex(catalogue).rows(asked).tolist() == _dict_rows(catalogue, asked)
 
 
 def test_an_empty_catalogue_request_or_id_is_fine() -> None:

@@ -1,9 +1,10 @@
 """The framework floor that `inttower bench serve` measures /score against.
 
 The service's own stack minus the model: FastAPI with the same body-size middleware and error
-handlers, the same request parsing (`json_body(ScoreRequest)` in an `async def` route, run on the
-event loop like /score), the same JSON encoder, served by `service.server.serve` with the same uvicorn
-settings. It answers N floats for N candidate ids. What /score costs beyond this is the model.
+handlers, the same request parsing (`json_body(ScoreRequest)` in an `async def` route, run on
+the event loop like /score), the same JSON encoder, served by `service.server.serve` with the
+same uvicorn settings. It answers N floats for N candidate ids. What /score costs beyond this
+is the model.
 
 Run: python -m training.bench.floor --port 8001 [--workers 2]
 """
