@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from training.bench.cli import bench_app
-from training.split import SplitKind
+from training.split import HeldOut, SplitKind
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Fetch real datasets or generate synthetic ones.")
@@ -116,6 +116,36 @@ def refresh_items_cmd(
     except (BundleError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(version)
+
+
+@app.command()
+def evaluate(
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    version: Annotated[str | None, typer.Option(help="A published version (default: CURRENT).")
+                       ] = None,
+    split: HeldOut = HeldOut.test,
+    schema: Annotated[Path | None, typer.Option(
+        help="Schema file of your own data (built-in datasets are found by name).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Also write the result as JSON here.")
+                      ] = None,
+) -> None:
+    """Score a bundle on the valid or test rows of the split it was trained on, from the bundle
+    alone (stored item vectors, as served); print its AUC, logloss and GAUC."""
+    from model import store
+    from model.bundle import load_bundle
+    from training.evaluate import evaluate_bundle
+    from training.fetch import FetchError
+
+    try:
+        path = (store.bundle_path(artifacts, version) if version
+                else store.current_path(artifacts))
+        result = evaluate_bundle(load_bundle(path), split, schema)
+    except (store.BundleError, FetchError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    summary = json.dumps(result.summary(), indent=2)
+    if output is not None:
+        output.write_text(summary + "\n")
+    typer.echo(summary)
 
 
 @app.command()

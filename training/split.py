@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # `inttower` imports SplitKind for its options: pandas would slow every command
+    import pandas as pd
 
 FRACTIONS = (0.8, 0.1, 0.1)
 
@@ -13,6 +16,13 @@ FRACTIONS = (0.8, 0.1, 0.1)
 class SplitKind(StrEnum):
     random = "random"  # seeded shuffle, 80/10/10: comparable with the paper
     temporal = "temporal"  # stable sort by timestamp, global 80/10/10: later rows are test
+
+
+class HeldOut(StrEnum):
+    """The splits a model is scored on."""
+
+    valid = "valid"
+    test = "test"
 
 
 def split_rows(interactions: pd.DataFrame, kind: SplitKind, seed: int) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from model.bundle import BundleContent, publish_bundle
@@ -26,7 +27,7 @@ from training.loop import FitConfig, FitResult, Objective, fit, score_split
 from training.objectives import inttower_objective
 from training.schema import DatasetSchema, builtin_schema
 from training.split import SplitKind, split_rows
-from training.tables import load_dataset
+from training.tables import RawData, load_dataset
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ class TrainResult:
                 "total_seconds": round(self.seconds, 1), "version": self.version}
 
 
-def prepare_data(config: DataConfig) -> tuple[DatasetSchema, EncodedData]:
+def load_split(config: DataConfig) -> tuple[DatasetSchema, RawData, dict[str, np.ndarray]]:
+    """The raw tables and the row positions of each split; nothing fitted yet."""
     if config.schema is not None:
         schema, data_dir = DatasetSchema.load(config.schema), Path(config.schema).parent
     else:
@@ -76,6 +78,12 @@ def prepare_data(config: DataConfig) -> tuple[DatasetSchema, EncodedData]:
     rows = split_rows(raw.interactions, config.split, config.seed)
     log.info("%s: %d rows (train %d / valid %d / test %d), %d users, %d items", schema.name,
              len(raw.interactions), *map(len, rows.values()), len(raw.users), len(raw.items))
+    return schema, raw, rows
+
+
+def prepare_data(config: DataConfig) -> tuple[DatasetSchema, EncodedData]:
+    """The split, encoded with features fitted on its train rows."""
+    schema, raw, rows = load_split(config)
     return schema, encode_dataset(raw, rows)
 
 

@@ -1,0 +1,73 @@
+"""`inttower evaluate`: a bundle's metrics on its training split, from the bundle alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from inttower.cli import app
+from model import store
+from model.bundle import load_bundle, load_current
+from training.evaluate import evaluate_bundle
+from training.export import refresh_items
+from training.split import HeldOut
+from training.synth import generate
+from training.trainer import TrainResult
+
+
+@pytest.mark.parametrize("held_out", list(HeldOut))
+def test_the_bundle_scores_its_split_as_training_did(trained: TrainResult, trained_artifacts: Path,
+                                                     synth_schema: Path, held_out: HeldOut) -> None:
+    result = evaluate_bundle(load_current(trained_artifacts), held_out, synth_schema)
+    expected = trained.test if held_out is HeldOut.test else trained.valid
+    assert result.pairs == len(trained.data.splits[held_out.value]) and result.skipped == 0
+    for metric in ("auc", "logloss", "gauc"):
+        assert result.metrics[metric] == pytest.approx(expected[metric], abs=1e-5)
+    assert result.recorded == pytest.approx(expected)
+
+
+def test_a_refreshed_child_is_measured_with_its_own_item_vectors(
+        artifacts_copy: Path, synth_schema: Path) -> None:
+    parent = load_current(artifacts_copy)
+    items = pd.read_parquet(synth_schema.parent / "items.parquet").set_index("item_id")
+    items.index = items.index.astype(str)
+    refresh_items(artifacts_copy, items.assign(category="c-unseen").astype(str), progress=False)
+    child = load_current(artifacts_copy)
+    before = evaluate_bundle(parent, HeldOut.test, synth_schema)
+    after = evaluate_bundle(child, HeldOut.test, synth_schema)
+    assert after.version == child.version and after.recorded == before.recorded
+    # Every item lost its category: the child's stored vectors changed, and so did its scores.
+    assert after.metrics["logloss"] != pytest.approx(before.metrics["logloss"], abs=1e-4)
+
+
+def test_own_data_needs_its_schema_and_another_dataset_is_refused(
+        trained_artifacts: Path, tmp_path: Path) -> None:
+    bundle = load_current(trained_artifacts)
+    with pytest.raises(ValueError, match="pass --schema"):
+        evaluate_bundle(bundle)
+    other = generate(tmp_path / "other", users=20, items=10, interactions=200, seed=0)
+    other.write_text(other.read_text().replace("name: synth", "name: another-dataset"))
+    with pytest.raises(ValueError, match="was trained on"):
+        evaluate_bundle(bundle, HeldOut.test, other)
+
+
+def test_cli_evaluates_a_named_version_and_writes_json(trained: TrainResult,
+                                                       trained_artifacts: Path,
+                                                       synth_schema: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    version = store.current_version(trained_artifacts)
+    result = CliRunner().invoke(app, ["evaluate", "--artifacts", str(trained_artifacts),
+                                      "--version", str(version), "--split", "valid",
+                                      "--schema", str(synth_schema), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    assert written["version"] == version and written["split"] == "valid of random, seed 1"
+    assert written["metrics"]["auc"] == pytest.approx(trained.valid["auc"], abs=1e-5)
+    missing = CliRunner().invoke(app, ["evaluate", "--artifacts", str(trained_artifacts),
+                                       "--version", "no-such-version"])
+    assert missing.exit_code == 2 and "no-such-version" in missing.output
+    assert load_bundle(store.current_path(trained_artifacts)).version == version
