@@ -31,7 +31,7 @@ from service.schemas import (
     ScoreResponse,
     StatusResponse,
 )
-from service.scorer import Scorer
+from service.scorer import Scorer, Scores
 
 router = APIRouter()
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -54,14 +54,18 @@ def json_response(payload: dict[str, Any]) -> Response:
                     media_type="application/json")
 
 
-def _respond(request: Request, route: str, size: int, started: float, stages: dict[str, float],
-             payload: dict[str, Any]) -> Response:
-    """`payload` as JSON; records the stage times, encoding included, and the handler time."""
-    encoding = time.perf_counter()
-    response = json_response(payload)
-    done = time.perf_counter()
+def _respond(request: Request, route: str, size: int, started: float, version: str,
+             result: Scores, **extra: Any) -> Response:
+    """`result` as the route's JSON body (plus `extra` fields); counts an unknown user; records
+    the stage times, encoding included, and the handler time."""
     metrics = request.app.state.metrics
-    metrics.observe_stages(route, {**stages, "encode": done - encoding})
+    if not result.user_known:
+        metrics.unknown_users.labels(route).inc()
+    encoding = time.perf_counter()
+    response = json_response({"model_version": version, "user_known": result.user_known,
+                              "item_ids": result.item_ids, "scores": result.scores, **extra})
+    done = time.perf_counter()
+    metrics.observe_stages(route, {**result.stages, "encode": done - encoding})
     metrics.observe(route, size, done - started)
     return response
 
@@ -69,36 +73,27 @@ def _respond(request: Request, route: str, size: int, started: float, stages: di
 @router.post("/score", response_model=ScoreResponse, responses=_ERRORS,
              openapi_extra=openapi_body(ScoreRequest))
 async def score(request: Request,
-          body: Annotated[ScoreRequest, Depends(json_body(ScoreRequest))]) -> Response:
+                body: Annotated[ScoreRequest, Depends(json_body(ScoreRequest))]) -> Response:
     """Click probabilities of the candidates for one user (unknown users: OOV row + features)."""
     started = time.perf_counter()
     scorer = live_scorer(request)
     result = scorer.score(body.user_id, body.candidate_ids, body.top_k, body.user_features,
                           body.strict)
-    metrics = request.app.state.metrics
-    if not result.user_known:
-        metrics.unknown_users.labels("score").inc()
     if result.unknown_item_ids:
-        metrics.unknown_items.inc(len(result.unknown_item_ids))
-    return _respond(request, "score", len(body.candidate_ids), started, result.stages,
-                    {"model_version": scorer.version, "user_known": result.user_known,
-                     "item_ids": result.item_ids, "scores": result.scores,
-                     "unknown_item_ids": result.unknown_item_ids})
+        request.app.state.metrics.unknown_items.inc(len(result.unknown_item_ids))
+    return _respond(request, "score", len(body.candidate_ids), started, scorer.version, result,
+                    unknown_item_ids=result.unknown_item_ids)
 
 
 @router.post("/recommend", response_model=RecommendResponse, responses=_ERRORS,
              openapi_extra=openapi_body(RecommendRequest))
-async def recommend(request: Request,
-              body: Annotated[RecommendRequest, Depends(json_body(RecommendRequest))]) -> Response:
+async def recommend(request: Request, body: Annotated[
+        RecommendRequest, Depends(json_body(RecommendRequest))]) -> Response:
     """The user's top k of the whole catalogue, best first."""
     started = time.perf_counter()
     scorer = live_scorer(request)
     result = scorer.recommend(body.user_id, body.k, body.exclude_ids, body.user_features)
-    if not result.user_known:
-        request.app.state.metrics.unknown_users.labels("recommend").inc()
-    return _respond(request, "recommend", body.k, started, result.stages,
-                    {"model_version": scorer.version, "user_known": result.user_known,
-                     "item_ids": result.item_ids, "scores": result.scores})
+    return _respond(request, "recommend", body.k, started, scorer.version, result)
 
 
 @router.get("/healthz", response_model=StatusResponse)
