@@ -15,6 +15,7 @@ class LR(nn.Module):
         super().__init__()
         self.weights = JointFields(config.user, config.item, dim=1)  # an E=1 table per field
         self.numeric = nn.Linear(self.weights.num_dim, 1)  # its bias is the model's bias
+        nn.init.zeros_(self.numeric.weight)  # as logistic regression starts: no sign assumed
 
     def forward(self, batch: Batch) -> PointOutput:
         fields = self.weights(batch)  # emb (B, F, 1)
