@@ -80,6 +80,15 @@ def _vocab_sizes(codec: TowerCodec) -> dict[str, int]:
     return {f.column: f.size for f in fields}
 
 
+def _history_manifest(codec: TowerCodec) -> dict[str, Any] | None:
+    """What a request's `user_features` history must hold: raw item ids, at most max_len."""
+    history = codec.history
+    if history is None:
+        return None
+    return {"field": history.column, "max_len": history.max_len, "vocabulary": "item id",
+            "vocab_size": history.vocab_size}
+
+
 def publish_bundle(artifacts: Path, content: BundleContent, metrics: dict[str, Any] | None = None,
                    parent: str | None = None, extra: dict[str, Any] | None = None) -> str:
     """Write `content` as a new bundle version and make it CURRENT; returns the version."""
@@ -96,6 +105,7 @@ def publish_bundle(artifacts: Path, content: BundleContent, metrics: dict[str, A
         "item_vectors": {"shape": list(vectors.shape), "dtype": "float32"},
         "item_index": index.describe(),
         "num_users": len(content.users),
+        "user_history": _history_manifest(content.user_codec),
         "metrics": metrics or {},
         **(extra or {}),
     }

@@ -73,55 +73,88 @@ class NumericCodec:
 
 
 @dataclass(frozen=True)
-class LabelRateCodec:
-    """Smoothed positive rate of an entity from train labels; entities never seen get `prior`."""
+class TargetStatCodec:
+    """An entity's ordered target statistic (CatBoost's remedy for prediction shift): the smoothed
+    mean of its train labels before a row, `(positives + smoothing * prior) / (count + smoothing)`,
+    and beside it log1p(count), so the model knows how far to trust the mean. Both standardised
+    with train-row statistics; an entity with no earlier events gets the prior and a zero count.
+    """
 
     prior: float
     smoothing: float
-    mean: float
-    std: float
+    rate_mean: float
+    rate_std: float
+    count_mean: float  # of log1p(count)
+    count_std: float
 
-    def standardise(self, rate: np.ndarray) -> np.ndarray:
-        return ((rate - self.mean) / self.std).astype(np.float32)
+    def columns(self, count: np.ndarray, positives: np.ndarray) -> np.ndarray:
+        """(N,) event counts and positives -> (N, 2) float32: standardised rate, log-count."""
+        count = np.asarray(count, np.float64)
+        rate = (np.asarray(positives, np.float64) + self.smoothing * self.prior) / (
+            count + self.smoothing)
+        return np.stack([(rate - self.rate_mean) / self.rate_std,
+                         (np.log1p(count) - self.count_mean) / self.count_std],
+                        axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class HistoryCodec:
+    """The user's most recent positive items, most recent first, at most `max_len`; mean-pooled
+    like any multi-valued field, in an embedding table of the user tower's own. Its tokens are the
+    item tower's id tokens (same vocabulary, `vocab_size` rows; unseen items are OOV)."""
+
+    column: str
+    max_len: int
+    vocab_size: int
 
 
 @dataclass(frozen=True)
 class TowerCodec:
-    """Every input of one tower: the id, its categorical / multi / numeric features, label rate."""
+    """Every input of one tower: the id, its categorical / multi / numeric features, the user's
+    behaviour history, the label statistic."""
 
     id: TokenCodec
     tokens: tuple[TokenCodec, ...] = ()
     numeric: tuple[NumericCodec, ...] = ()
-    label_rate: LabelRateCodec | None = None
+    label_stat: TargetStatCodec | None = None
+    history: HistoryCodec | None = None  # user tower only
 
     @property
     def spec(self) -> TowerSpec:
         cat = [self.id, *(t for t in self.tokens if not t.multi)]
-        seq = [t for t in self.tokens if t.multi]
-        num_dim = len(self.numeric) + (self.label_rate is not None)
-        return TowerSpec(tuple(c.size for c in cat), tuple(s.size for s in seq), num_dim)
+        seq = [t.size for t in self.tokens if t.multi]
+        if self.history is not None:  # the last multi-valued field
+            seq.append(self.history.vocab_size)
+        num_dim = len(self.numeric) + (2 if self.label_stat is not None else 0)
+        return TowerSpec(tuple(c.size for c in cat), tuple(seq), num_dim)
 
     @property
     def columns(self) -> list[str]:
-        """Raw feature columns this tower reads (besides the id)."""
-        return [c.column for c in (*self.tokens, *self.numeric)]
+        """Raw feature columns this tower reads (besides the id); the history's name last."""
+        history = [self.history.column] if self.history is not None else []
+        return [c.column for c in (*self.tokens, *self.numeric)] + history
 
-    def encode(self, table: pd.DataFrame, rates: np.ndarray | None = None) -> EncodedTable:
-        """Raw entity table (index = raw id) -> encoded rows; `rates` are raw label rates (N,)."""
+    def encode(self, table: pd.DataFrame, stats: tuple[np.ndarray, np.ndarray] | None = None,
+               history: np.ndarray | None = None) -> EncodedTable:
+        """Raw entity table (index = raw id) -> encoded rows. `stats`: each row's (count,
+        positives) of train events; `history`: (N, max_len) item tokens, 0-padded. Either missing
+        means no events: the prior, an empty history."""
         ids = table.index.astype(str)
         cat = [self.id.encode(pd.Series(ids, index=table.index))]
         cat += [t.encode(table[t.column]) for t in self.tokens if not t.multi]
         seq = [t.encode(table[t.column]) for t in self.tokens if t.multi]
-        num = [n.encode(table[n.column]) for n in self.numeric]
-        if self.label_rate is not None:
-            if rates is None:
-                rates = np.full(len(table), self.label_rate.prior)
-            num.append(self.label_rate.standardise(np.asarray(rates, dtype=np.float64)))
+        if self.history is not None:
+            seq.append(history if history is not None
+                       else np.zeros((len(table), self.history.max_len), np.int64))
+        num = [n.encode(table[n.column])[:, None] for n in self.numeric]
+        if self.label_stat is not None:
+            count, positives = stats if stats is not None else (np.zeros(len(table)),) * 2
+            num.append(self.label_stat.columns(count, positives))
         return EncodedTable(
             ids=np.asarray(ids, dtype=object),
             cat=np.stack(cat, axis=1),
             seq=seq,
-            num=np.stack(num, axis=1) if num else np.zeros((len(table), 0), np.float32),
+            num=np.concatenate(num, axis=1) if num else np.zeros((len(table), 0), np.float32),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,12 +165,13 @@ class TowerCodec:
         def token(d: dict[str, Any]) -> TokenCodec:
             return TokenCodec(**{**d, "vocab": tuple(d["vocab"])})
 
-        rate = data.get("label_rate")
+        stat, history = data.get("label_stat"), data.get("history")
         return cls(
             id=token(data["id"]),
             tokens=tuple(token(t) for t in data.get("tokens", ())),
             numeric=tuple(NumericCodec(**n) for n in data.get("numeric", ())),
-            label_rate=LabelRateCodec(**rate) if rate else None,
+            label_stat=TargetStatCodec(**stat) if stat else None,
+            history=HistoryCodec(**history) if history else None,
         )
 
 

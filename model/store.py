@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: as-of-time target statistics and the user history field
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 BUNDLES = "bundles"

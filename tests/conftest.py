@@ -47,7 +47,7 @@ def trained(synth_schema: Path, trained_artifacts: Path) -> TrainResult:
     return train(_toy_config(synth_schema, trained_artifacts))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def toy_config() -> Callable[..., TrainConfig]:
     """toy_config(schema, artifacts, **fit_overrides) -> a seconds-long TrainConfig."""
     return _toy_config

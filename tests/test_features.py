@@ -1,95 +1,166 @@
-"""Leakage: every statistic is fitted on train rows only, and a train row never sees its label."""
+"""Leakage: statistics are fitted on train rows only, and every interaction feature of a row comes
+from train events strictly earlier than that row (its own label and valid / test labels never)."""
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from training.features import SMOOTHING, encode_dataset
+from training.as_of import prior_events
+from training.dataset import HistoryWindows
+from training.features import EncodedData, EncodedSplit, encode_dataset
 from training.schema import DatasetSchema
 from training.tables import RawData
 
 SCHEMA = DatasetSchema.model_validate({
     "name": "toy",
-    "interactions": {"file": "i.csv", "user_id": "u", "item_id": "i", "label": {"column": "y"}},
-    "users": {"file": "u.csv", "id": "u", "label_rate": True, "features": [
-        {"column": "job"}, {"column": "age", "kind": "numeric"}]},
+    "interactions": {"file": "i.csv", "user_id": "u", "item_id": "i", "label": {"column": "y"},
+                     "timestamp": "t"},
+    "users": {"file": "u.csv", "id": "u", "label_rate": True, "history": {"max_len": 2},
+              "features": [{"column": "job"}, {"column": "age", "kind": "numeric"}]},
     "items": {"file": "i.csv", "id": "i", "label_rate": True, "features": [
         {"column": "tags", "kind": "multi", "sep": "|", "max_len": 3}]},
 })
-TRAIN, VALID, TEST = np.arange(0, 6), np.arange(6, 8), np.arange(8, 10)
+# A hand-made log with ties in time: (user, item, label, time); rows 0-5 train, 6 valid, 7-8 test.
+LOG = [("a", "x", 1, 1), ("a", "y", 1, 2), ("a", "z", 0, 2), ("a", "w", 1, 3),
+       ("b", "x", 0, 1), ("b", "y", 1, 1),
+       ("a", "x", 1, 4),
+       ("b", "z", 1, 0), ("c", "x", 1, 5)]
+SPLITS = {"train": np.arange(0, 6), "valid": np.arange(6, 7), "test": np.arange(7, 9)}
 
 
-def _raw(labels: list[float] | None = None) -> RawData:
-    inter = pd.DataFrame({
-        "user_id": ["a", "a", "a", "b", "b", "c", "a", "c", "d", "b"],
-        "item_id": ["x", "y", "x", "x", "z", "y", "z", "w", "x", "w"],
-        "label": np.array(labels or [1, 0, 1, 1, 0, 1, 0, 1, 1, 0], dtype=np.float32),
-        "timestamp": np.arange(10),
-    })
-    users = pd.DataFrame({"job": ["dev", "art", "dev", "pilot"], "age": ["20", "40", "60", "99"]},
-                         index=pd.Index(["a", "b", "c", "d"], name="user_id"))
-    items = pd.DataFrame({"tags": ["t1|t2", "t2", "t3", "t9|t1"]},
-                         index=pd.Index(["x", "y", "z", "w"], name="item_id"))
-    return RawData(SCHEMA, inter, users, items)
+def _raw(labels: list[int] | None = None) -> RawData:
+    users, items, label, time = zip(*LOG, strict=True)
+    inter = pd.DataFrame({"user_id": users, "item_id": items,
+                          "label": np.array(labels or label, np.float32),
+                          "timestamp": np.array(time, np.int64)})
+    user_table = pd.DataFrame({"job": ["dev", "art", "pilot"], "age": ["20", "60", "99"]},
+                              index=pd.Index(["a", "b", "c"], name="user_id"))
+    item_table = pd.DataFrame({"tags": ["t1|t2", "t2", "t3", "t9|t1"]},
+                              index=pd.Index(["x", "y", "z", "w"], name="item_id"))
+    return RawData(SCHEMA, inter, user_table, item_table)
 
 
-def _encode(raw: RawData):
-    return encode_dataset(raw, {"train": TRAIN, "valid": VALID, "test": TEST})
+def _histories(split: EncodedSplit, max_len: int = 2) -> np.ndarray:
+    """(N, max_len) tokens of each row's history, most recent first, 0-padded, as batches see
+    them."""
+    assert split.history is not None
+    return HistoryWindows(split.history, max_len, torch.device("cpu")).gather(
+        torch.arange(len(split))).numpy()
+
+
+def _token(data: EncodedData, item: str) -> int:
+    return int(data.items.cat[list(data.items.ids).index(item), 0])
+
+
+def _features(data: EncodedData) -> list[np.ndarray]:
+    arrays = [data.users.cat, data.users.num, *data.users.seq, data.items.num]
+    for split in data.splits.values():
+        arrays += [split.user_num, split.item_num, _histories(split)]
+    return arrays
 
 
 def test_vocabularies_and_scalers_see_only_train_entities() -> None:
-    data = _encode(_raw())
-    job = data.user_codec.tokens[0]
-    assert job.vocab == ("art", "dev")  # "pilot" belongs to user d, who appears only in test
-    assert data.user_codec.id.vocab == ("a", "b", "c")
-    assert data.item_codec.tokens[0].vocab == ("t1", "t2", "t3")  # w (t9) is valid/test only
-    age = data.user_codec.numeric[0]
-    assert age.mean == pytest.approx(40.0)  # users a, b, c; not d's 99
-    d_row = list(data.users.ids).index("d")
-    assert data.users.cat[d_row, 0] == 1 and data.users.cat[d_row, 1] == 1  # OOV id and job
+    data = encode_dataset(_raw(), SPLITS)
+    assert data.user_codec.tokens[0].vocab == ("art", "dev")  # c (pilot) appears in test only
+    assert data.user_codec.id.vocab == ("a", "b")
+    assert data.item_codec.tokens[0].vocab == ("t1", "t2", "t3", "t9")  # w is a train item
+    assert data.user_codec.numeric[0].mean == pytest.approx(40.0)  # users a, b; not c's 99
+    c_row = list(data.users.ids).index("c")
+    assert data.users.cat[c_row, 0] == 1 and data.users.cat[c_row, 1] == 1  # OOV id and job
+
+
+def test_a_log_with_ties_gives_the_expected_histories_and_rates() -> None:
+    data = encode_dataset(_raw(), SPLITS)
+    x, y, w = (_token(data, i) for i in "xyw")
+    # user a: row 0 sees nothing; rows 1 and 2 share t=2, so each sees only row 0; row 3 sees
+    # rows 0-2; the valid row 6 sees all four. User b's rows 4, 5 tie at t=1; its test row 7 is
+    # earlier than all of b's events. The history keeps the 2 most recent positives.
+    np.testing.assert_array_equal(_histories(data.splits["train"]),
+                                  [[0, 0], [x, 0], [x, 0], [y, x], [0, 0], [0, 0]])
+    np.testing.assert_array_equal(_histories(data.splits["valid"]), [[w, y]])
+    np.testing.assert_array_equal(_histories(data.splits["test"]), [[0, 0], [0, 0]])
+    stat = data.user_codec.label_stat
+    assert stat is not None and stat.prior == pytest.approx(4 / 6)
+    np.testing.assert_allclose(data.splits["train"].user_num[:, -2:],
+                               stat.columns(np.array([0, 1, 1, 3, 0, 0]),
+                                            np.array([0, 1, 1, 2, 0, 0])), atol=1e-6)
+    np.testing.assert_allclose(data.splits["valid"].user_num[:, -2:],
+                               stat.columns(np.array([4]), np.array([3])), atol=1e-6)
+    # items: x has train events at t=1 (+ from a, - from b): the valid row at t=4 sees both
+    item_stat = data.item_codec.label_stat
+    assert item_stat is not None
+    np.testing.assert_allclose(data.splits["valid"].item_num[:, -2:],
+                               item_stat.columns(np.array([2]), np.array([1])), atol=1e-6)
+    np.testing.assert_allclose(data.splits["train"].item_num[[0, 4], -2:],
+                               item_stat.columns(np.zeros(2), np.zeros(2)), atol=1e-6)
+
+
+def test_the_tables_hold_each_users_state_after_all_train_events() -> None:
+    data = encode_dataset(_raw(), SPLITS)
+    y, w = (_token(data, i) for i in "yw")
+    ids = list(data.users.ids)
+    np.testing.assert_array_equal(data.users.seq[-1][[ids.index(u) for u in "abc"]],
+                                  [[w, y], [y, 0], [0, 0]])
+    stat = data.user_codec.label_stat
+    assert stat is not None
+    np.testing.assert_allclose(data.users.num[[ids.index(u) for u in "abc"], -2:],
+                               stat.columns(np.array([4, 2, 0]), np.array([3, 1, 0])), atol=1e-6)
 
 
 def test_changing_valid_and_test_labels_changes_no_feature() -> None:
-    base = _encode(_raw())
-    labels = [1, 0, 1, 1, 0, 1, 1, 0, 0, 1]  # valid and test labels flipped
-    flipped = _encode(_raw(labels))
+    base = encode_dataset(_raw(), SPLITS)
+    labels = [label for *_, label, _ in LOG]
+    flipped_labels = [*labels[:6], *(1 - v for v in labels[6:])]
+    flipped = encode_dataset(_raw(flipped_labels), SPLITS)
     assert base.user_codec == flipped.user_codec and base.item_codec == flipped.item_codec
-    np.testing.assert_array_equal(base.users.num, flipped.users.num)
-    np.testing.assert_array_equal(base.items.num, flipped.items.num)
-    for name in ("train", "valid", "test"):
-        np.testing.assert_array_equal(base.splits[name].user_num, flipped.splits[name].user_num)
-        np.testing.assert_array_equal(base.splits[name].item_num, flipped.splits[name].item_num)
+    for a, b in zip(_features(base), _features(flipped), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_train_rows_leave_their_own_label_out_of_the_rate() -> None:
-    data = _encode(_raw())
-    prior = 4 / 6  # train labels 1 0 1 1 0 1
-    rate = data.user_codec.label_rate
-    assert rate is not None and data.prior == pytest.approx(prior)
+@pytest.mark.parametrize("row", range(6))
+def test_no_train_row_sees_its_own_label(row: int) -> None:
+    """Flipping a train row's label leaves that row's earlier-event counts and history alone
+    (only the global prior, a mean over all train rows, may move its smoothed rate)."""
+    labels = [label for *_, label, _ in LOG]
+    flipped_labels = [1 - v if i == row else v for i, v in enumerate(labels)]
+    base, flipped = encode_dataset(_raw(), SPLITS), encode_dataset(_raw(flipped_labels), SPLITS)
+    np.testing.assert_array_equal(_histories(base.splits["train"])[row],
+                                  _histories(flipped.splits["train"])[row])
+    users, times = [u for u, *_ in LOG], np.array([t for *_, t in LOG])
+    code = pd.factorize(pd.Series(users))[0]
+    train = SPLITS["train"]
+    for run in (labels, flipped_labels):
+        events = prior_events(code[train], times[train], np.array(run)[train], code[[row]],
+                              times[[row]])
+        assert (events.count[0], events.positives[0]) == (
+            int(((code[train] == code[row]) & (times[train] < times[row])).sum()),
+            int(np.sum(np.array(labels)[train][(code[train] == code[row])
+                                               & (times[train] < times[row])])))
 
-    def standard(pos: float, rows: float) -> float:
-        return ((pos + SMOOTHING * prior) / (rows + SMOOTHING) - rate.mean) / rate.std
 
-    # user a has train rows 0, 1, 2 with labels 1, 0, 1
-    user_rate = data.splits["train"].user_num[:, -1]
-    assert user_rate[0] == pytest.approx(standard(1, 2), abs=1e-5)  # own 1 removed
-    assert user_rate[1] == pytest.approx(standard(2, 2), abs=1e-5)  # own 0 removed
-    # valid / test rows and the serving table use the full train counts
-    a_row = list(data.users.ids).index("a")
-    assert data.users.num[a_row, -1] == pytest.approx(standard(2, 3), abs=1e-5)
-    assert data.splits["valid"].user_num[0, -1] == pytest.approx(standard(2, 3), abs=1e-5)
-    # user d was never in train: the prior
-    d_row = list(data.users.ids).index("d")
-    assert data.users.num[d_row, -1] == pytest.approx(standard(0, 0), abs=1e-5)
+def test_prior_events_match_a_direct_count_on_random_logs() -> None:
+    rng = np.random.default_rng(0)
+    entity, time, label = rng.integers(0, 5, 300), rng.integers(0, 20, 300), rng.integers(0, 2, 300)
+    q_entity, q_time = rng.integers(0, 6, 100), rng.integers(-1, 22, 100)
+    events = prior_events(entity, time, label, q_entity, q_time)
+    for q in range(100):
+        earlier = (entity == q_entity[q]) & (time < q_time[q])
+        assert events.count[q] == earlier.sum()
+        assert events.positives[q] == label[earlier].sum()
+        # the positives' window holds exactly those events, oldest first
+        window = events.positive_order[events.positive_end[q] - events.positives[q]:
+                                       events.positive_end[q]]
+        assert set(window) == set(np.flatnonzero(earlier & (label == 1)))
+        assert np.all(np.diff(time[window]) >= 0)
 
 
-def test_a_train_rows_own_label_does_not_move_its_feature() -> None:
-    base = _encode(_raw())
-    labels = [0, 0, 1, 1, 0, 1, 0, 1, 1, 0]  # train row 0 flipped
-    flipped = _encode(_raw(labels))
-    # Row 0's user rate differs only through the prior, never through its own label: recompute
-    # from the leave-one-out counts of user a (rows 1, 2 -> 1 positive of 2) in both runs.
-    for data, prior in ((base, 4 / 6), (flipped, 3 / 6)):
-        rate = data.user_codec.label_rate
-        expected = ((1 + SMOOTHING * prior) / (2 + SMOOTHING) - rate.mean) / rate.std
-        assert data.splits["train"].user_num[0, -1] == pytest.approx(expected, abs=1e-5)
+def test_without_statistics_the_towers_read_only_their_tables() -> None:
+    plain = SCHEMA.model_copy(update={
+        "users": SCHEMA.users.model_copy(update={"label_rate": False, "history": None}),
+        "items": SCHEMA.items.model_copy(update={"label_rate": False})})
+    raw = _raw()
+    data = encode_dataset(RawData(plain, raw.interactions, raw.users, raw.items), SPLITS)
+    assert data.user_codec.label_stat is None and data.user_codec.history is None
+    assert data.user_codec.spec.num_dim == 1 and data.user_codec.spec.seq_vocab == ()
+    assert all(s.history is None for s in data.splits.values())

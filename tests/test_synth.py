@@ -37,6 +37,7 @@ def test_the_schema_file_loads_back_with_files_beside_it(parquet_schema: Path) -
     schema = DatasetSchema.load(parquet_schema)
     assert schema.interactions.file == "interactions.parquet"
     assert schema.users.label_rate and schema.items.label_rate
+    assert schema.users.history is not None and schema.items.history is None
     assert [f.column for f in schema.users.features] == ["segment", "region", "age"]
     assert [f.column for f in schema.items.features] == ["category", "tags", "price"]
     for table in (schema.interactions, schema.users, schema.items):

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from model.features import EncodedTable
 from model.inputs import Batch, TowerInputs
-from training.features import EncodedSplit
+from training.features import EncodedSplit, RowHistory
 
 
 class _TableTensors:
@@ -23,10 +23,30 @@ class _TableTensors:
         self.cat = torch.tensor(table.cat).to(device)
         self.seq = [torch.tensor(s).to(device) for s in table.seq]
 
-    def gather(self, rows: Tensor, num: Tensor) -> TowerInputs:
-        return TowerInputs(
-            self.cat.index_select(0, rows), tuple(s.index_select(0, rows) for s in self.seq), num
-        )
+    def gather(self, rows: Tensor, num: Tensor, history: Tensor | None = None) -> TowerInputs:
+        """The table's rows; `history` (B, M), when given, replaces the last multi-valued field."""
+        seq = [s.index_select(0, rows) for s in self.seq]
+        if history is not None:
+            seq[-1] = history
+        return TowerInputs(self.cat.index_select(0, rows), tuple(seq), num)
+
+
+class HistoryWindows:
+    """A split's RowHistory as tensors: each row's most recent positives, gathered per batch."""
+
+    def __init__(self, history: RowHistory, max_len: int, device: torch.device) -> None:
+        self.tokens = torch.tensor(history.tokens).to(device)
+        self.end = torch.tensor(history.end).to(device)
+        self.length = torch.tensor(history.length).to(device)
+        self.offsets = torch.arange(max_len, device=device)  # 0 = the most recent
+
+    def gather(self, idx: Tensor) -> Tensor:
+        """(B,) split rows -> (B, max_len) int64 tokens, most recent first, 0-padded."""
+        positions = self.end.index_select(0, idx)[:, None] - 1 - self.offsets  # (B, M)
+        padding = self.offsets >= self.length.index_select(0, idx)[:, None]
+        if not len(self.tokens):  # no train positives at all: every window is padding
+            return torch.zeros_like(positions)
+        return self.tokens[positions.clamp(min=0)].masked_fill(padding, 0)
 
 
 class BatchSource:
@@ -42,6 +62,8 @@ class BatchSource:
         self.user_num = torch.tensor(split.user_num).to(device)
         self.item_num = torch.tensor(split.item_num).to(device)
         self.label = torch.tensor(split.label).to(device)
+        self.history = (HistoryWindows(split.history, users.seq[-1].shape[1], device)
+                        if split.history is not None else None)
         self.device = device
 
     def __len__(self) -> int:
@@ -59,8 +81,9 @@ class BatchSource:
             idx = order[start:start + batch_size]
             user_row = self.user_row.index_select(0, idx)
             item_row = self.item_row.index_select(0, idx)
+            history = self.history.gather(idx) if self.history is not None else None
             yield Batch(
-                user=self.users.gather(user_row, self.user_num.index_select(0, idx)),
+                user=self.users.gather(user_row, self.user_num.index_select(0, idx), history),
                 item=self.items.gather(item_row, self.item_num.index_select(0, idx)),
                 item_key=item_row,
                 label=self.label.index_select(0, idx),

@@ -1,9 +1,14 @@
 """`inttower evaluate`: a published bundle's metrics on a held-out split, from the bundle alone.
 
 The pairs of the split are scored the way the service scores them: the bundle's user tower on
-its stored user row, the FE-Block of those heads against the item's stored vectors, plus the bias.
-So a child bundle from `refresh-items`, or a bundle copied to another machine, is measured as it
-serves, and a bundle whose item vectors went stale against its weights shows it here.
+the user's stored row with its interaction features (label statistic, recent positives) as of the
+pair's time - counted from the split's train events with the bundle's codecs, as training saw
+them and as a request with fresh features sends them - and the FE-Block of those heads against the
+item's stored vectors, plus the bias. So a child bundle from `refresh-items`, or a bundle copied to
+another machine, is measured as it serves, and a bundle whose item vectors went stale against its
+weights shows it here. The items are as of the training cutoff (their stored vectors): on a
+temporal split that is what training saw too, and the figures agree with the training-time ones;
+on a random split an item's statistic there also counts train events after the pair.
 
 The split is the one the bundle was trained on: the manifest records the dataset, the split kind
 and the seed, and the raw interactions are read again for their ids and labels only; no feature
@@ -21,14 +26,15 @@ import pandas as pd
 import torch
 
 from model.bundle import Bundle
+from model.features import EncodedTable
 from model.interaction import score_pairs
 from training.metrics import evaluate
 from training.schema import builtin_names
 from training.split import HeldOut, SplitKind
 from training.trainer import DataConfig, load_split
+from training.user_state import users_as_of, with_state
 
-_PAIRS_PER_BATCH = 65_536  # pairs scored at once: (B, L, Hu, d) heads stay a few tens of MB
-_USERS_PER_BATCH = 4_096
+_PAIRS_PER_BATCH = 16_384  # pairs scored at once: user tower activations stay tens of MB
 
 
 @dataclass(frozen=True)
@@ -61,22 +67,19 @@ def training_data(bundle: Bundle, schema: Path | None = None) -> DataConfig:
                       seed=int(train["seed"]))
 
 
-def bundle_probabilities(bundle: Bundle, user_rows: np.ndarray,
+def bundle_probabilities(bundle: Bundle, users: EncodedTable,
                          item_rows: np.ndarray) -> np.ndarray:
-    """Click probabilities (N,) of aligned pairs of rows of the bundle's user and item tables."""
+    """Click probabilities (N,) of encoded user rows (N) against rows of the bundle's items."""
     model = bundle.model.eval()
-    users, position = np.unique(user_rows, return_inverse=True)
+    items = torch.from_numpy(bundle.item_vectors)  # (N_items, Hi, d), no copy
+    probs = []
     with torch.inference_mode():
-        heads = torch.cat([  # (U, L, Hu, d)
-            model.encode_user(bundle.users.take(users[start:start + _USERS_PER_BATCH])
-                              .inputs()).heads
-            for start in range(0, len(users), _USERS_PER_BATCH)])
-        items = torch.from_numpy(bundle.item_vectors)  # (N_items, Hi, d), no copy
-        probs = [torch.sigmoid(model.bias + score_pairs(
-                     heads[torch.from_numpy(position[start:start + _PAIRS_PER_BATCH])],
-                     items[torch.from_numpy(item_rows[start:start + _PAIRS_PER_BATCH])],
-                     model.config.fe_block))
-                 for start in range(0, len(item_rows), _PAIRS_PER_BATCH)]
+        for start in range(0, len(item_rows), _PAIRS_PER_BATCH):
+            rows = np.arange(start, min(start + _PAIRS_PER_BATCH, len(item_rows)))
+            heads = model.encode_user(users.take(rows).inputs()).heads  # (B, L, Hu, d)
+            logit = score_pairs(heads, items[torch.from_numpy(item_rows[rows])],
+                                model.config.fe_block) + model.bias
+            probs.append(torch.sigmoid(logit))
     return torch.cat(probs).numpy() if probs else np.empty(0, np.float32)
 
 
@@ -95,9 +98,12 @@ def evaluate_bundle(bundle: Bundle, held_out: HeldOut = HeldOut.test,
     if not held.any():
         raise ValueError(f"bundle {bundle.version} holds none of the {len(pairs)} "
                          f"{held_out.value} pairs' users and items")
-    user_rows, item_rows = user_rows[held], item_rows[held]
-    probs = bundle_probabilities(bundle, user_rows, item_rows)
-    labels = pairs["label"].to_numpy(np.float32)[held]
+    user_rows, item_rows, pairs = user_rows[held], item_rows[held], pairs[held]
+    state = users_as_of(bundle.user_codec, bundle.items, raw.interactions.iloc[rows["train"]],
+                        pairs["user_id"].to_numpy(), pairs["timestamp"].to_numpy(np.int64))
+    users = with_state(bundle.users.take(user_rows), state)
+    probs = bundle_probabilities(bundle, users, item_rows)
+    labels = pairs["label"].to_numpy(np.float32)
     return Evaluation(
         version=bundle.version, dataset=data_schema.name,
         split=f"{held_out.value} of {config.split.value}, seed {config.seed}",

@@ -42,8 +42,8 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
 
     `items_table` (raw, index = item id, the schema's feature columns) replaces or adds items:
     rows are encoded with the bundle's own codecs (unseen ids -> OOV row). Items that the live
-    bundle already knows keep their label-rate feature; new items get the train prior. Without a
-    table, the stored items are re-encoded by the current weights as they are.
+    bundle already knows keep their label statistic (rate and count); new items get the prior.
+    Without a table, the stored items are re-encoded by the current weights as they are.
     """
     live = load_current(artifacts)
     items = live.items
@@ -52,10 +52,10 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
         if missing:
             raise ValueError(f"the items table lacks the feature columns {missing}")
         updated = live.item_codec.encode(items_table)
-        if live.item_codec.label_rate is not None:
+        if live.item_codec.label_stat is not None:  # its two columns come last
             old_row = pd.Index(live.items.ids).get_indexer(updated.ids)
             known = old_row >= 0
-            updated.num[known, -1] = live.items.num[old_row[known], -1]
+            updated.num[known, -2:] = live.items.num[old_row[known], -2:]
         keep = ~pd.Index(live.items.ids).isin(updated.ids)
         items = _concat(live.items.take(np.flatnonzero(keep)), updated)
         log.info("refresh: %d items updated or added, %d kept", len(updated), int(keep.sum()))

@@ -1,9 +1,13 @@
-"""Fit the feature codecs and label-rate features on the TRAIN split only, then encode all rows.
+"""Fit the feature codecs on the TRAIN split only, then encode every row as of its own time.
 
-Leakage rules (SPEC §3), each covered by a test:
+Leakage rules, each covered by a test (tests/test_features.py):
 - vocabularies and numeric scalers see only entities that occur in train rows;
-- an entity's positive rate uses train labels only, smoothed toward the global train rate;
-- on a train row that rate leaves the row's own label out (otherwise the feature leaks the target).
+- every interaction statistic a row sees - the user's and the item's ordered target statistic
+  (smoothed positive rate and event count), the user's recent positive items - comes from train
+  events strictly earlier than the row (ties excluded; training.as_of). A train row never sees its
+  own label, and valid / test labels move no feature of any row;
+- the entity tables (what a bundle stores and serving reads) hold each entity's state after all
+  its train events.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from model.features import EncodedTable, LabelRateCodec, NumericCodec, TokenCodec, TowerCodec
+from model.features import (
+    EncodedTable,
+    HistoryCodec,
+    NumericCodec,
+    TargetStatCodec,
+    TokenCodec,
+    TowerCodec,
+)
+from training.as_of import AFTER_ALL, PriorEvents, prior_events, recent_tokens
 from training.schema import EntityTable, FeatureColumn, FeatureKind
 from training.tables import RawData
 
@@ -21,25 +33,39 @@ SMOOTHING = 20.0  # pseudo-count pulling the positive rate of rare entities towa
 
 
 @dataclass(frozen=True)
-class LabelCounts:
-    """Train positives and rows per entity id."""
+class RowHistory:
+    """Each row's recent positive items, as windows into one token array (no (N, max_len) copy):
+    row r's history, most recent first, is tokens[end[r] - 1], tokens[end[r] - 2], ... for
+    length[r] items; training.dataset gathers them per batch."""
 
-    positives: pd.Series
-    rows: pd.Series
+    tokens: np.ndarray  # (P,) int64 item token of every train positive, by (user, time)
+    end: np.ndarray  # (N,) int64
+    length: np.ndarray  # (N,) int64, at most max_len
 
-    @classmethod
-    def of(cls, keys: pd.Series, labels: pd.Series) -> LabelCounts:
-        grouped = labels.groupby(keys.to_numpy())
-        return cls(grouped.sum(), grouped.size())
 
-    def rates(self, keys: pd.Index | pd.Series, prior: float,
-              own_label: np.ndarray | None = None) -> np.ndarray:
-        """Smoothed rate per key; with `own_label`, the row's own label is left out."""
-        pos = self.positives.reindex(keys).fillna(0.0).to_numpy(dtype=np.float64)
-        cnt = self.rows.reindex(keys).fillna(0.0).to_numpy(dtype=np.float64)
-        if own_label is not None:
-            pos, cnt = pos - own_label, cnt - 1
-        return (pos + SMOOTHING * prior) / (cnt + SMOOTHING)
+@dataclass
+class EncodedSplit:
+    """Interaction rows of one split, pointing into the encoded user / item tables."""
+
+    user_row: np.ndarray  # (N,) int64 row of EncodedData.users
+    item_row: np.ndarray  # (N,) int64 row of EncodedData.items
+    user_num: np.ndarray  # (N, F_num_u) float32: the table's numerics, as-of label statistic
+    item_num: np.ndarray  # (N, F_num_i) float32
+    label: np.ndarray  # (N,) float32
+    history: RowHistory | None = None  # replaces the user table's history field, row by row
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+@dataclass
+class EncodedData:
+    user_codec: TowerCodec
+    item_codec: TowerCodec
+    users: EncodedTable  # every known user, as of the train cutoff
+    items: EncodedTable  # every known item, as of the train cutoff
+    splits: dict[str, EncodedSplit]
+    prior: float  # global train positive rate
 
 
 def _fit_tokens(spec_column: FeatureColumn, values: pd.Series) -> TokenCodec:
@@ -59,80 +85,107 @@ def _fit_numeric(column: str, values: pd.Series) -> NumericCodec:
     return NumericCodec(column, float(x.mean()) if x.notna().any() else 0.0, std or 1.0)
 
 
+def _fit_label_stat(count: np.ndarray, positives: np.ndarray, prior: float) -> TargetStatCodec:
+    """Standardisation of the statistic over the train rows' own as-of values."""
+    rate = (positives + SMOOTHING * prior) / (count + SMOOTHING)
+    log_count = np.log1p(count.astype(np.float64))
+    return TargetStatCodec(prior, SMOOTHING, float(rate.mean()), float(rate.std()) or 1.0,
+                           float(log_count.mean()), float(log_count.std()) or 1.0)
+
+
 def fit_tower(table: EntityTable, train_entities: pd.DataFrame,
-              train_row_rates: np.ndarray | None, prior: float) -> TowerCodec:
+              label_stat: TargetStatCodec | None = None,
+              history: HistoryCodec | None = None) -> TowerCodec:
     """Codec from the raw rows of the entities seen in train (index = raw id)."""
     ids = tuple(sorted(train_entities.index.astype(str)))
-    rate = None
-    if train_row_rates is not None:
-        std = float(train_row_rates.std()) or 1.0
-        rate = LabelRateCodec(prior, SMOOTHING, float(train_row_rates.mean()), std)
     return TowerCodec(
         id=TokenCodec(table.id, ids),
         tokens=tuple(_fit_tokens(f, train_entities[f.column])
                      for f in table.features if f.kind is not FeatureKind.numeric),
         numeric=tuple(_fit_numeric(f.column, train_entities[f.column])
                       for f in table.features if f.kind is FeatureKind.numeric),
-        label_rate=rate,
+        label_stat=label_stat,
+        history=history,
     )
 
 
 @dataclass
-class EncodedSplit:
-    """Interaction rows of one split, pointing into the encoded user / item tables."""
+class _Side:
+    """One tower's encoding: its codec, its table, and every interaction row's as-of values."""
 
-    user_row: np.ndarray  # (N,) int64 row of EncodedData.users
-    item_row: np.ndarray  # (N,) int64 row of EncodedData.items
-    user_num: np.ndarray  # (N, F_num_u) float32: the table's numerics, row-level label rate
-    item_num: np.ndarray  # (N, F_num_i) float32
-    label: np.ndarray  # (N,) float32
-
-    def __len__(self) -> int:
-        return len(self.label)
+    codec: TowerCodec
+    table: EncodedTable
+    row: np.ndarray  # (N_inter,) int64 table row of each interaction
+    stat: np.ndarray | None  # (N_inter, 2) float32 as-of label statistic columns
+    history: RowHistory | None
 
 
-@dataclass
-class EncodedData:
-    user_codec: TowerCodec
-    item_codec: TowerCodec
-    users: EncodedTable  # every known user; label rate as of the train cutoff
-    items: EncodedTable  # every known item
-    splits: dict[str, EncodedSplit]
-    prior: float  # global train positive rate
+def _prior(row: np.ndarray, raw: RawData, train_rows: np.ndarray, entities: int) -> PriorEvents:
+    """As-of counts for every interaction row, then for every entity after all train events
+    (the last `entities` queries)."""
+    inter = raw.interactions
+    time = inter["timestamp"].to_numpy(np.int64)
+    return prior_events(
+        row[train_rows], time[train_rows], inter["label"].to_numpy()[train_rows],
+        np.concatenate([row, np.arange(entities)]),
+        np.concatenate([time, np.full(entities, AFTER_ALL)]),
+    )
+
+
+def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: str,
+                 train_rows: np.ndarray, prior: float, items: _Side | None = None) -> _Side:
+    """One tower; `items`, the encoded item side, for the user tower's history field."""
+    inter = raw.interactions
+    row = pd.Index(entities.index).get_indexer(inter[key].to_numpy()).astype(np.int64)
+    train_entities = entities.loc[entities.index.isin(inter[key].iloc[train_rows].unique())]
+    spec = table.history if items is not None else None
+    if not table.label_rate and spec is None:  # no interaction statistic to compute
+        codec = fit_tower(table, train_entities)
+        return _Side(codec, codec.encode(entities), row, None, None)
+    events = _prior(row, raw, train_rows, len(entities))
+    n = len(inter)  # queries [0, n) are the interaction rows, [n, n + entities) the cutoff
+    stat_codec = (_fit_label_stat(events.count[train_rows], events.positives[train_rows], prior)
+                  if table.label_rate else None)
+    history_codec = (HistoryCodec(spec.name, spec.max_len, items.codec.id.size)
+                     if spec is not None and items is not None else None)
+    codec = fit_tower(table, train_entities, stat_codec, history_codec)
+
+    history = cutoff_history = None
+    if history_codec is not None and items is not None:
+        event_tokens = items.table.cat[items.row[train_rows], 0]  # each train event's item id
+        length = np.minimum(events.positives, history_codec.max_len)
+        history = RowHistory(event_tokens[events.positive_order], events.positive_end[:n],
+                             length[:n])
+        cutoff_history = recent_tokens(events.select(slice(n, None)), event_tokens,
+                                       history_codec.max_len)
+    encoded = codec.encode(entities, (events.count[n:], events.positives[n:]), cutoff_history)
+    stat = (stat_codec.columns(events.count[:n], events.positives[:n])
+            if stat_codec is not None else None)
+    return _Side(codec, encoded, row, stat, history)
+
+
+def _split(side: _Side, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, RowHistory | None]:
+    """(table rows, numerics with the as-of statistic, history windows) of interaction `rows`."""
+    table_row = side.row[rows]
+    num = side.table.num[table_row]  # fancy indexing copies
+    if side.stat is not None:
+        num[:, -2:] = side.stat[rows]
+    history = (RowHistory(side.history.tokens, side.history.end[rows], side.history.length[rows])
+               if side.history is not None else None)
+    return table_row, num, history
 
 
 def encode_dataset(raw: RawData, split_rows: dict[str, np.ndarray]) -> EncodedData:
     """Fit on split_rows["train"], encode every split."""
-    inter = raw.interactions
-    train = inter.iloc[split_rows["train"]]
-    prior = float(train["label"].mean())
-    tower_data = {}
-    for side, table, entities in (("user", raw.schema.users, raw.users),
-                                  ("item", raw.schema.items, raw.items)):
-        key = f"{side}_id"
-        counts = LabelCounts.of(train[key], train["label"])
-        loo = (counts.rates(train[key], prior, own_label=train["label"].to_numpy())
-               if table.label_rate else None)
-        train_entities = entities.loc[entities.index.isin(train[key].unique())]
-        codec = fit_tower(table, train_entities, loo, prior)
-        rates = counts.rates(entities.index, prior) if table.label_rate else None
-        encoded = codec.encode(entities, rates)
-        tower_data[side] = (codec, encoded, loo)
-
+    train_rows = split_rows["train"]
+    prior = float(raw.interactions["label"].iloc[train_rows].mean())
+    schema = raw.schema
+    items = _encode_side(raw, schema.items, raw.items, "item_id", train_rows, prior)
+    users = _encode_side(raw, schema.users, raw.users, "user_id", train_rows, prior, items)
     splits = {}
+    label = raw.interactions["label"].to_numpy(np.float32)
     for name, rows in split_rows.items():
-        part = inter.iloc[rows]
-        label = part["label"].to_numpy(dtype=np.float32)
-        nums, positions = [], []
-        for side in ("user", "item"):
-            codec, encoded, train_loo = tower_data[side]
-            row = pd.Index(encoded.ids).get_indexer(part[f"{side}_id"].to_numpy())
-            num = encoded.num[row]  # fancy indexing copies
-            if codec.label_rate is not None and name == "train":
-                num[:, -1] = codec.label_rate.standardise(train_loo)
-            nums.append(num)
-            positions.append(row.astype(np.int64))
-        splits[name] = EncodedSplit(positions[0], positions[1], nums[0], nums[1], label)
-
-    (user_codec, users, _), (item_codec, items, _) = tower_data["user"], tower_data["item"]
-    return EncodedData(user_codec, item_codec, users, items, splits, prior)
+        user_row, user_num, history = _split(users, rows)
+        item_row, item_num, _ = _split(items, rows)
+        splits[name] = EncodedSplit(user_row, item_row, user_num, item_num, label[rows], history)
+    return EncodedData(users.codec, items.codec, users.table, items.table, splits, prior)

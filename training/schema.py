@@ -6,12 +6,16 @@ tables (interactions, users, items; CSV, TSV, Parquet or RecBole atomic files) a
     name: my-shop
     interactions: {file: clicks.parquet, user_id: uid, item_id: sku, timestamp: ts,
                    label: {column: clicked}}
-    users: {file: users.csv, id: uid, label_rate: true,
+    users: {file: users.csv, id: uid, label_rate: true, history: {max_len: 20},
             features: [{column: city, kind: categorical}, {column: age, kind: numeric}]}
     items: {file: items.csv, id: sku, label_rate: true,
             features: [{column: tags, kind: multi, sep: "|", max_len: 8}]}
 
 File paths are relative to the schema file (or to the data directory given when loading).
+
+`label_rate` and `history` are statistics of the interactions, each computed as of the row's time
+from earlier train events only (training.as_of). Without a `timestamp` column, the file's row order
+is the time: keep the rows in the order they happened, or leave `history` off.
 """
 
 from __future__ import annotations
@@ -61,14 +65,23 @@ class InteractionTable(_Strict):
     timestamp: str | None = None  # needed by the temporal split
 
 
+class HistorySpec(_Strict):
+    """The user's most recent positive items as a multi-valued user field."""
+
+    max_len: int = Field(20, ge=1, le=256)  # items kept, most recent first
+    name: str = "history"  # its name in the bundle and in a request's user_features
+
+
 class EntityTable(_Strict):
     file: str | None = None  # None: the tower sees only the id
     format: TableFormat = "auto"
     id: str
     id_prefix: str = ""  # stripped from raw ids here and in the interactions (ml-1m: "1m_")
     features: list[FeatureColumn] = []
-    # Smoothed, leave-one-out positive rate of this user / item, from train labels only.
+    # The ordered target statistic: the smoothed positive rate of this user / item over its
+    # train rows strictly before the row, and the number of those rows.
     label_rate: bool = False
+    history: HistorySpec | None = None  # users only
 
     @model_validator(mode="after")
     def _needs_file_for_features(self) -> EntityTable:
@@ -82,6 +95,16 @@ class DatasetSchema(_Strict):
     interactions: InteractionTable
     users: EntityTable
     items: EntityTable
+
+    @model_validator(mode="after")
+    def _history_is_a_user_field(self) -> DatasetSchema:
+        if self.items.history is not None:
+            raise ValueError("history is a user feature: set it under `users`, not `items`")
+        names = {f.column for f in self.users.features}
+        if self.users.history is not None and self.users.history.name in names:
+            raise ValueError(f"the history name {self.users.history.name!r} is also a user "
+                             "feature column; pick another `history.name`")
+        return self
 
     @classmethod
     def load(cls, path: str | Path) -> DatasetSchema:

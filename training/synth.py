@@ -30,6 +30,7 @@ from training.schema import (
     EntityTable,
     FeatureColumn,
     FeatureKind,
+    HistorySpec,
     InteractionTable,
     LabelSpec,
 )
@@ -95,6 +96,7 @@ def _schema(fmt: Literal["csv", "parquet"]) -> DatasetSchema:
             format=fmt,
             id="user_id",
             label_rate=True,
+            history=HistorySpec(max_len=20),
             features=[
                 FeatureColumn(column="segment"),
                 FeatureColumn(column="region"),

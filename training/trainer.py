@@ -25,7 +25,7 @@ from training.features import EncodedData, encode_dataset
 from training.fetch import fetch_movielens
 from training.loop import FitConfig, FitResult, Objective, fit, score_split
 from training.objectives import inttower_objective
-from training.schema import DatasetSchema, builtin_schema
+from training.schema import DatasetSchema, HistorySpec, builtin_schema
 from training.split import SplitKind, split_rows
 from training.tables import RawData, load_dataset
 
@@ -38,6 +38,18 @@ class DataConfig:
     schema: Path | None = None  # the user's own data: a schema file, paths relative to it
     split: SplitKind = SplitKind.random
     seed: int = 1
+    # Overrides the schema's user history length (`users.history.max_len`); 0 turns it off.
+    history_len: int | None = None
+
+    def apply(self, schema: DatasetSchema) -> DatasetSchema:
+        """`schema` with this config's overrides."""
+        if self.history_len is None:
+            return schema
+        history = (HistorySpec(**{**(schema.users.history or HistorySpec()).model_dump(),
+                                  "max_len": self.history_len})
+                   if self.history_len > 0 else None)
+        users = schema.users.model_copy(update={"history": history})
+        return DatasetSchema.model_validate({**schema.model_dump(), "users": users.model_dump()})
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,7 @@ def load_split(config: DataConfig) -> tuple[DatasetSchema, RawData, dict[str, np
         schema, data_dir = DatasetSchema.load(config.schema), Path(config.schema).parent
     else:
         schema, data_dir = builtin_schema(config.dataset), fetch_movielens(config.dataset)
+    schema = config.apply(schema)
     raw = load_dataset(schema, data_dir)
     rows = split_rows(raw.interactions, config.split, config.seed)
     log.info("%s: %d rows (train %d / valid %d / test %d), %d users, %d items", schema.name,

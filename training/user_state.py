@@ -1,0 +1,51 @@
+"""A user's interaction features from an interaction log, with a bundle's codecs (nothing refitted).
+
+The label statistic (count and smoothed positive rate) and the recent positive items of users at
+given times, counted from the log's events strictly earlier (training.as_of), with the vocabulary,
+prior and scalers the bundle was trained with. `inttower refresh-users` asks for the state after
+the whole log; `inttower evaluate` for each held-out row's state as of its time, as training saw it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from model.features import OOV, EncodedTable, TowerCodec
+from training.as_of import prior_events, recent_tokens
+
+
+@dataclass(frozen=True)
+class UserState:
+    stat: np.ndarray | None  # (Q, 2) float32 label statistic columns (codec.label_stat)
+    history: np.ndarray | None  # (Q, max_len) int64 item tokens (codec.history)
+
+
+def users_as_of(codec: TowerCodec, items: EncodedTable, log: pd.DataFrame,
+                users: np.ndarray, times: np.ndarray) -> UserState:
+    """State of `users` (Q,) raw ids at `times` (Q,) int64 from `log` (user_id, item_id, label,
+    timestamp); `items` maps the log's item ids to the item id tokens the history uses."""
+    codes, _ = pd.factorize(np.concatenate([log["user_id"].to_numpy(), users]))
+    events = prior_events(codes[: len(log)], log["timestamp"].to_numpy(np.int64),
+                          log["label"].to_numpy(), codes[len(log):], times)
+    stat = (codec.label_stat.columns(events.count, events.positives)
+            if codec.label_stat is not None else None)
+    history = None
+    if codec.history is not None:
+        item_rows = pd.Index(items.ids).get_indexer(log["item_id"].to_numpy())
+        event_tokens = np.where(item_rows >= 0, items.cat[item_rows, 0], OOV)
+        history = recent_tokens(events, event_tokens, codec.history.max_len)
+    return UserState(stat, history)
+
+
+def with_state(table: EncodedTable, state: UserState) -> EncodedTable:
+    """`table`'s rows (aligned with the state's queries) with their statistic and history
+    replaced."""
+    num, seq = table.num.copy(), list(table.seq)
+    if state.stat is not None:
+        num[:, -2:] = state.stat  # the statistic's two columns come last
+    if state.history is not None:
+        seq[-1] = state.history  # the history is the last multi-valued field
+    return EncodedTable(table.ids, table.cat, seq, num)
