@@ -64,6 +64,8 @@ def train(
     schema: Annotated[Path | None, typer.Option(help="Your own data's schema file.")] = None,
     split: SplitKind = SplitKind.random,
     seed: int = 1,
+    history_len: Annotated[int | None, typer.Option(
+        min=0, help="User history length, overriding the schema's; 0 turns it off.")] = None,
     artifacts: ArtifactsOpt = Path("artifacts"),
     epochs: int = 10,
     batch_size: int = 2048,
@@ -90,7 +92,8 @@ def train(
                  if v is not None}
     loss = LossConfig() if cir_weight is None else LossConfig(cir_weight=cir_weight)
     config = TrainConfig(
-        data=DataConfig(dataset=dataset, schema=schema, split=split, seed=seed),
+        data=DataConfig(dataset=dataset, schema=schema, split=split, seed=seed,
+                        history_len=history_len),
         model=overrides, loss=loss,
         fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
                       progress=progress),

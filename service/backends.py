@@ -1,14 +1,15 @@
-"""Where the candidates' FE-Block scores are computed: a fused compiled kernel on the CPU, the
-torch module on an accelerator. Both take and return host numpy arrays, so service.scorer is one
-code path for every device; only these two classes differ. (The user tower runs on the host
-everywhere, in one compiled call: model.cpu_tower. At one user per request that beats torch on a
-GPU too, where a dozen tiny kernel launches and a sync cost a millisecond.)
+"""Every per-request computation of the service, behind one seam chosen once per device: the user
+heads, the candidates' logits (bias included) and the whole-catalogue index search. service.scorer
+sees host numpy arrays only, so the CPU and the accelerator paths differ here and nowhere else.
 
-- `FusedCpu` (device cpu, FE-Block): one pass that gathers the candidates' item heads and takes
-  their MaxSim (model.fused), instead of torch's four (gather, matmul, max, sum).
-- `TorchOnDevice` (cuda, or the dot-product ablation): `index_select`, then the model's own
-  `score_candidates` (model.interaction), as in training.
-Tests hold the two equal on the CPU (tests/test_scoring_backends.py).
+- `HostBackend` (device cpu, FE-Block score): the user tower in one compiled call
+  (model.cpu_tower: at one user per request, per-operation dispatch costs far more than the
+  arithmetic) and one fused pass that gathers the candidates' item heads and takes their MaxSim
+  (model.fused) instead of torch's four (gather, matmul, max, sum).
+- `TorchBackend` (cuda, or the dot-product ablation): the model's own `encode_user` and
+  `score_candidates` (model.interaction) on its device, as in training.
+Both search the same faiss index on the host (faiss-cpu). Tests hold the two equal on the CPU
+(tests/test_scoring_backends.py).
 """
 
 from __future__ import annotations
@@ -19,17 +20,46 @@ import numpy as np
 import torch
 
 from model.bundle import Bundle
+from model.cpu_tower import CpuUserTower
+from model.features import EncodedTable
 from model.fused import maxsim_rows
+from model.item_index import ItemIndex, build_item_index, query_rows
 
 
-class CandidateScorer(Protocol):
+class Backend(Protocol):
+    index: ItemIndex
+
+    def user_heads(self, users: EncodedTable) -> np.ndarray:
+        """Encoded user rows (B) -> their heads (B, L, Hu, d) float32."""
+        ...
+
     def logits(self, user_heads: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """One user's heads (L, Hu, d) against the catalogue rows `rows` (N,) -> logits (N,)."""
         ...
 
+    def search(self, user_heads: np.ndarray, depth: int) -> np.ndarray:
+        """Catalogue rows (sorted, unique) of the `depth` nearest items per query row of one
+        user's heads (L, Hu, d)."""
+        ...
 
-class FusedCpu:
+
+class _IndexSearch:
+    """The faiss search both backends share (the bundle's index; older bundles lack one)."""
+
     def __init__(self, bundle: Bundle) -> None:
+        self._fe_block = bundle.config.fe_block
+        self.index = (bundle.item_index if bundle.item_index is not None
+                      else build_item_index(bundle.item_vectors, self._fe_block))
+
+    def search(self, user_heads: np.ndarray, depth: int) -> np.ndarray:
+        # (L*Hu, d) queries for MaxSim, or the (1, Hu*d) flat last layer for the dot product
+        return self.index.search(query_rows(user_heads, self._fe_block), depth)
+
+
+class HostBackend(_IndexSearch):
+    def __init__(self, bundle: Bundle) -> None:
+        super().__init__(bundle)
+        self.user_heads = CpuUserTower(bundle.model)
         self._items = bundle.item_vectors  # (N_items, Hi, d), cache-line aligned by the loader
         self._bias = np.float32(bundle.model.bias.item())
 
@@ -39,12 +69,17 @@ class FusedCpu:
         return logits
 
 
-class TorchOnDevice:
+class TorchBackend(_IndexSearch):
     def __init__(self, bundle: Bundle) -> None:
+        super().__init__(bundle)
         self._model = bundle.model
         self._device = next(bundle.model.parameters()).device
         # (N_items, Hi, d) on the device; on the CPU a view of the bundle's array, not a copy.
         self._items = torch.from_numpy(bundle.item_vectors).to(self._device)
+
+    @torch.inference_mode()
+    def user_heads(self, users: EncodedTable) -> np.ndarray:
+        return self._model.encode_user(users.inputs(self._device)).heads.cpu().numpy()
 
     @torch.inference_mode()
     def logits(self, user_heads: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -53,7 +88,7 @@ class TorchOnDevice:
         return self._model.score_candidates(heads, items).cpu().numpy()
 
 
-def candidate_scorer(bundle: Bundle) -> CandidateScorer:
-    """The fused CPU path where it applies (CPU, FE-Block score); the torch module elsewhere."""
+def backend_for(bundle: Bundle) -> Backend:
+    """The compiled host path where it applies (CPU, FE-Block score); the torch module elsewhere."""
     on_cpu = next(bundle.model.parameters()).device.type == "cpu"
-    return FusedCpu(bundle) if on_cpu and bundle.config.fe_block else TorchOnDevice(bundle)
+    return HostBackend(bundle) if on_cpu and bundle.config.fe_block else TorchBackend(bundle)

@@ -30,7 +30,7 @@ class UnknownCandidates(ServiceError):
 
 
 class InvalidUserFeatures(ServiceError):
-    """`user_features` names a column the bundle's user tower does not read."""
+    """`user_features` names a column the user tower does not read, or a value of the wrong type."""
 
 
 class Forbidden(ServiceError):

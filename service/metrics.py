@@ -8,6 +8,9 @@ Series (GET /metrics):
                                                   encode (JSON response); search (faiss) for
                                                   /recommend
     inttower_unknown_users_total{route}           requests for users outside the bundle
+    inttower_user_path_total{route, path}         requests by how the user's heads were had:
+                                                  cached (precomputed at load) or online (the
+                                                  user tower ran, on fresh features if sent)
     inttower_unknown_items_total                  /score candidates outside the bundle
     inttower_errors_total{status}                 error responses by HTTP status
     inttower_model_info{version}                  the live bundle version
@@ -60,6 +63,8 @@ class Metrics:
                                 ["route", "stage"], buckets=STAGE_BUCKETS, registry=reg)
         self.unknown_users = Counter("inttower_unknown_users", "Requests for unknown users",
                                      ["route"], registry=reg)
+        self.user_paths = Counter("inttower_user_path", "Requests by user-heads path",
+                                  ["route", "path"], registry=reg)
         self.unknown_items = Counter("inttower_unknown_items", "Unknown /score candidates",
                                      registry=reg)
         self.errors = Counter("inttower_errors", "Error responses", ["status"], registry=reg)
@@ -74,6 +79,7 @@ class Metrics:
         # `labels()` validates and locks on every call, twice the cost of the observation itself.
         self._latency_series = functools.cache(self.latency.labels)
         self._stage_series = functools.cache(self.stages.labels)
+        self.user_path = functools.cache(self.user_paths.labels)
 
     def observe(self, route: str, candidates: int, seconds: float) -> None:
         self._latency_series(route, candidate_bucket(candidates)).observe(seconds)

@@ -71,8 +71,7 @@ class Reloader:
         bundle = load_bundle(store.bundle_path(settings.artifacts, version), settings.device)
         if bundle.version != version:  # a copied or renamed folder: not what CURRENT means
             raise store.BundleError(f"folder {version} holds bundle {bundle.version}")
-        scorer = Scorer(bundle, settings.max_candidates, settings.recommend_depth,
-                        settings.user_heads_cache_mb)
+        scorer = Scorer.from_settings(bundle, settings)
         scorer.warm()
         return scorer
 

@@ -61,6 +61,7 @@ def _respond(request: Request, route: str, size: int, started: float, version: s
     metrics = request.app.state.metrics
     if not result.user_known:
         metrics.unknown_users.labels(route).inc()
+    metrics.user_path(route, result.user_path).inc()
     encoding = time.perf_counter()
     response = json_response({"model_version": version, "user_known": result.user_known,
                               "item_ids": result.item_ids, "scores": result.scores, **extra})
@@ -74,7 +75,8 @@ def _respond(request: Request, route: str, size: int, started: float, version: s
              openapi_extra=openapi_body(ScoreRequest))
 async def score(request: Request,
                 body: Annotated[ScoreRequest, Depends(json_body(ScoreRequest))]) -> Response:
-    """Click probabilities of the candidates for one user (unknown users: OOV row + features)."""
+    """Click probabilities of the candidates for one user (fresh `user_features` override the
+    stored row; unknown users: the default row plus features)."""
     started = time.perf_counter()
     scorer = live_scorer(request)
     result = scorer.score(body.user_id, body.candidate_ids, body.top_k, body.user_features,

@@ -15,9 +15,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
 )
 from pydantic_core import PydanticCustomError
@@ -69,14 +71,39 @@ UserId = Annotated[str, BeforeValidator(_coerce_id), StringConstraints(min_lengt
                                                                        max_length=MAX_ID_CHARS)]
 # No per-id length check: it would cost a callback per id; the body-size limit bounds them.
 ItemIds = Annotated[list[str], WrapValidator(_validate_ids)]
+MAX_HISTORY = 1024  # item ids in a request's history (a model reads its max_len most recent)
+MAX_FEATURE_CHARS = 1024
+
+
+def _feature_value(value: object) -> object:
+    """A string, a number, null, or a list of item ids (integers become strings); one clear
+    message otherwise (a union of types would answer one error per member)."""
+    if type(value) is str and len(value) > MAX_FEATURE_CHARS:
+        raise PydanticCustomError("feature_length", f"longer than {MAX_FEATURE_CHARS} characters")
+    if value is None or type(value) in (str, int, float):
+        return value
+    if type(value) is list:
+        if len(value) > MAX_HISTORY:
+            raise PydanticCustomError("history_length", f"more than {MAX_HISTORY} item ids")
+        return _coerce_ids(value)
+    kind = _JSON_KINDS.get(type(value), type(value).__name__)
+    raise PydanticCustomError("feature_type", f"{kind}; a feature is a string, a number, null "
+                                              "or (the history) a list of item ids")
+
+
+FeatureValue = Annotated[Any, PlainValidator(_feature_value), WithJsonSchema({"anyOf": [
+    {"type": "string", "maxLength": MAX_FEATURE_CHARS}, {"type": "number"}, {"type": "null"},
+    {"type": "array", "items": {"type": ["string", "integer"]}, "maxItems": MAX_HISTORY}]})]
 UserFeatures = Annotated[
-    dict[Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)],
-         Annotated[str, StringConstraints(max_length=1024)] | int | float | None],
+    dict[Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)], FeatureValue],
     Field(
         max_length=MAX_FEATURES,
-        description="Raw user features (the bundle's user feature columns, as in training: "
-        "multi-valued ones joined by their separator). Used only when the user id is unknown; "
-        "missing columns count as missing values.",
+        description="Fresh raw user features, as in training: categorical values as strings "
+        "(multi-valued ones joined by their separator), numbers as numbers, the history "
+        "(GET /model's user_history.field) as a list of item ids, most recent first. They "
+        "override the stored row's fields for a known user and fill the default row of an "
+        "unknown one; the user tower then runs on them. Fields not given keep the stored "
+        "(or missing) values.",
     ),
 ]
 
@@ -137,6 +164,7 @@ class ModelResponse(BaseModel):
     num_items: int
     config: dict[str, Any]  # the architecture (ModelConfig)
     item_index: dict[str, Any] | None
+    user_history: dict[str, Any] | None  # field, max_len, vocabulary of the user history
     metrics: dict[str, Any]
 
 

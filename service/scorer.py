@@ -5,9 +5,12 @@ without locks and a hot swap replaces it whole (service.reloader). Per request: 
 one gather of the candidates' precomputed item heads with one batched MaxSim (the FE-Block score of
 model.interaction.score_one_vs_n) — no per-candidate loop, no forward over pairs. Where those run
 (compiled kernels on the CPU, torch on an accelerator) is service.backends' business; this class
-sees host numpy arrays only, and times both stages for the metrics. The user tower runs on the
-host in one compiled call (model.cpu_tower), or not at all for the bundle's own users, whose heads
-are precomputed when they fit the memory budget.
+sees host numpy arrays only, and times both stages for the metrics.
+
+The user's heads come one of two ways (`Scores.user_path`): "cached", the heads of a bundle user
+precomputed at load from its stored row, when the request sends no `user_features` and they fit
+the memory budget; or "online", the user tower run on the stored row (or the default row of an
+unknown user) with the request's fresh features applied (service.user_features).
 """
 
 from __future__ import annotations
@@ -19,18 +22,16 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numba import njit
 
 from model.bundle import Bundle
-from model.cpu_tower import CpuUserTower
-from model.features import EncodedTable
-from model.item_index import build_item_index, query_rows
-from service.backends import candidate_scorer
-from service.errors import InvalidUserFeatures, TooManyCandidates, UnknownCandidates
+from model.features import OOV
+from service.backends import backend_for
+from service.errors import TooManyCandidates, UnknownCandidates
 from service.id_index import IdIndex
+from service.settings import Settings
+from service.user_features import FeatureValue, UserFeatureEncoder
 
-FeatureValue = str | int | float | None
 _WARM_UP_USER = "\x00warm-up"  # an id no bundle holds: warms the unknown-user path
 _WARM_UP_CANDIDATES = 1_000
 _PRECOMPUTE_BATCH = 4_096  # users per user-tower call when precomputing known users' heads
@@ -43,6 +44,7 @@ class Scores:
     scores: np.ndarray  # (K,) float32 click probabilities, aligned with item_ids
     unknown_item_ids: list[str]
     stages: dict[str, float]  # seconds: user_tower, gather_score (+ search, for /recommend)
+    user_path: str  # "cached" (precomputed heads) or "online" (the user tower ran)
 
 
 class Scorer:
@@ -52,16 +54,19 @@ class Scorer:
         self.version = bundle.version
         self.created_at = datetime.fromisoformat(bundle.manifest["created_at"]).timestamp()
         self.loaded_at = time.time()
-        self._fe_block = bundle.config.fe_block
-        self._tower = CpuUserTower(bundle.model)  # (B users) -> (B, L, Hu, d), on the host
-        self._candidates = candidate_scorer(bundle)
+        self._backend = backend_for(bundle)
         self._max_candidates = max_candidates
         self._depth = recommend_depth
         self._user_row = {user: row for row, user in enumerate(bundle.users.ids)}
-        self._known_heads = self._precomputed_user_heads(user_heads_cache_mb)
         self._item_ids = IdIndex(bundle.items.ids)  # raw item ids -> catalogue rows
-        self._index = (bundle.item_index if bundle.item_index is not None  # older bundles lack it
-                       else build_item_index(bundle.item_vectors, self._fe_block))
+        self._features = UserFeatureEncoder(bundle.user_codec, bundle.users, self._item_tokens)
+        self._known_heads = self._precomputed_user_heads(user_heads_cache_mb)
+
+    @classmethod
+    def from_settings(cls, bundle: Bundle, settings: Settings) -> Scorer:
+        """The scorer a server builds for `bundle` under `settings` (benchmarks build it so too)."""
+        return cls(bundle, settings.max_candidates, settings.recommend_depth,
+                   settings.user_heads_cache_mb)
 
     def score(self, user_id: str, candidate_ids: list[str], top_k: int | None = None,
               user_features: Mapping[str, FeatureValue] | None = None,
@@ -76,35 +81,34 @@ class Scorer:
             raise UnknownCandidates(f"not in model {self.version}: {unknown[:10]}{more}",
                                     "candidate_ids")
         started = time.perf_counter()
-        heads, known = self._user_heads(user_id, user_features)
+        heads, known, path = self._user_heads(user_id, user_features)
         encoded = time.perf_counter()
-        logits = self._candidates.logits(heads, rows)
+        logits = self._backend.logits(heads, rows)
         if top_k is not None:
             order = _best_first(logits, top_k)
             logits, ids = logits[order], [ids[j] for j in order]
         scores = _sigmoid(logits)
         stages = {"user_tower": encoded - started, "gather_score": time.perf_counter() - encoded}
-        return Scores(known, ids, scores, unknown, stages)
+        return Scores(known, ids, scores, unknown, stages, path)
 
     def recommend(self, user_id: str, k: int, exclude_ids: Sequence[str] = (),
                   user_features: Mapping[str, FeatureValue] | None = None) -> Scores:
         """Top-k of the whole catalogue: faiss candidates per user head, exact FE-Block re-rank."""
         started = time.perf_counter()
-        heads, known = self._user_heads(user_id, user_features)
+        heads, known, path = self._user_heads(user_id, user_features)
         encoded = time.perf_counter()
         excluded = self._item_ids.rows(exclude_ids)
         excluded = excluded[excluded >= 0]  # unknown ids exclude nothing
-        queries = query_rows(heads, self._fe_block)  # (L*Hu, d) or (1, Hu*d)
-        rows = self._index.search(queries, max(self._depth, k + len(excluded)))  # sorted unique
+        rows = self._backend.search(heads, max(self._depth, k + len(excluded)))  # sorted unique
         if len(excluded):
             rows = rows[~np.isin(rows, excluded)]
         searched = time.perf_counter()
-        logits = self._candidates.logits(heads, rows)
+        logits = self._backend.logits(heads, rows)
         order = _best_first(logits, k)
         ids = self.bundle.items.ids[rows[order]].tolist()
         stages = {"user_tower": encoded - started, "search": searched - encoded,
                   "gather_score": time.perf_counter() - searched}
-        return Scores(known, ids, _sigmoid(logits[order]), [], stages)
+        return Scores(known, ids, _sigmoid(logits[order]), [], stages, path)
 
     def warm(self) -> None:
         """Run every scoring path once, so the first requests do not pay for lazy set-up and a
@@ -129,7 +133,8 @@ class Scorer:
             "num_users": len(self.bundle.users),
             "num_items": len(self.bundle.items),
             "config": manifest["model_config"],
-            "item_index": self._index.describe(),
+            "item_index": self._backend.index.describe(),
+            "user_history": manifest.get("user_history"),
             "metrics": manifest.get("metrics", {}),
         }
 
@@ -144,11 +149,16 @@ class Scorer:
         kept = [i for i, ok in zip(ids, known.tolist(), strict=True) if ok]
         return rows[known], kept, unknown
 
+    def _item_tokens(self, ids: list[str]) -> np.ndarray:
+        """Raw item ids -> the item tower's id tokens (N,) int64; OOV for ids not in the bundle."""
+        rows = self._item_ids.rows(ids)
+        return np.where(rows >= 0, self.bundle.items.cat[rows, 0], OOV)
+
     def _precomputed_user_heads(self, budget_mb: int) -> np.ndarray | None:
         """(U, L, Hu, d) heads of every bundle user if they fit in `budget_mb`, else None.
 
-        A known user's features are frozen in the bundle, so its heads are a function of the
-        bundle alone, like the item vectors: computed once here, by the same code as per request.
+        A stored row is a function of the bundle alone, like the item vectors, so its heads are
+        computed once here, by the same backend as per request.
         """
         c, users = self.bundle.config, self.bundle.users
         shape = (len(users), c.layers, c.user_heads, c.head_dim)
@@ -157,35 +167,17 @@ class Scorer:
         heads = np.empty(shape, np.float32)
         for start in range(0, len(users), _PRECOMPUTE_BATCH):
             rows = np.arange(start, min(start + _PRECOMPUTE_BATCH, len(users)))
-            heads[rows] = self._tower(users.take(rows))
+            heads[rows] = self._backend.user_heads(users.take(rows))
         return heads
 
-    def _user_heads(self, user_id: str,
-                    features: Mapping[str, FeatureValue] | None) -> tuple[np.ndarray, bool]:
-        """(L, Hu, d) heads of a bundle user, or of an unknown one from `features`; known?"""
+    def _user_heads(self, user_id: str, features: Mapping[str, FeatureValue] | None
+                    ) -> tuple[np.ndarray, bool, str]:
+        """(L, Hu, d) heads of the user with `features` applied; is the user known; the path."""
         row = self._user_row.get(user_id)
-        if row is None:
-            users = self._encode_unknown_user(user_id, features or {})
-        elif self._known_heads is not None:
-            return self._known_heads[row], True
-        else:  # row slices are views: no copy of the user table
-            u = self.bundle.users
-            users = EncodedTable(u.ids[row:row + 1], u.cat[row:row + 1],
-                                 [s[row:row + 1] for s in u.seq], u.num[row:row + 1])
-        return self._tower(users)[0], row is not None
-
-    def _encode_unknown_user(self, user_id: str,
-                             features: Mapping[str, FeatureValue]) -> EncodedTable:
-        """The OOV id row plus the request's raw features, encoded with the training codec."""
-        codec = self.bundle.user_codec
-        foreign = sorted(features.keys() - set(codec.columns))
-        if foreign:
-            raise InvalidUserFeatures(f"{foreign} are not user features of this model; "
-                                      f"it reads {codec.columns}", f"user_features.{foreign[0]}")
-        # Missing columns are missing values: the OOV token, or the train mean for numbers.
-        frame = pd.DataFrame({c: [features.get(c)] for c in codec.columns},
-                             index=pd.Index([user_id]))
-        return codec.encode(frame)
+        if row is not None and not features and self._known_heads is not None:
+            return self._known_heads[row], True, "cached"
+        users = self._features.encode(user_id, row, features or {})
+        return self._backend.user_heads(users)[0], row is not None, "online"
 
 
 def _best_first(logits: np.ndarray, k: int) -> np.ndarray:

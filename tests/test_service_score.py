@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from model import store
 from model.bundle import Bundle, load_bundle
+from model.features import EncodedTable
 from model.inputs import Batch
 from training.trainer import TrainResult
 
@@ -21,11 +22,14 @@ def bundle(trained: TrainResult, trained_artifacts: Path) -> Bundle:
     return load_bundle(store.current_path(trained_artifacts))
 
 
-def _offline_probabilities(bundle: Bundle, user_row: int, item_rows: list[int]) -> np.ndarray:
-    """The eval-mode forward pass over (user, item) pairs built from the bundle's encoded rows."""
+def _offline_probabilities(bundle: Bundle, user: int | EncodedTable,
+                           item_rows: list[int]) -> np.ndarray:
+    """The eval-mode forward pass over (user, item) pairs: a bundle user's row (or a one-row
+    encoded user) against the bundle's encoded item rows."""
     n = len(item_rows)
+    users = bundle.users.take(np.array([user])) if isinstance(user, int) else user
     batch = Batch(
-        user=bundle.users.take(np.full(n, user_row)).inputs(),
+        user=users.take(np.zeros(n, np.int64)).inputs(),
         item=bundle.items.take(np.asarray(item_rows)).inputs(),
         item_key=torch.tensor(item_rows),
         label=torch.zeros(n),
@@ -133,14 +137,36 @@ def test_an_unknown_user_is_scored_from_the_oov_row_and_given_features(
     assert bare["user_known"] is False  # no features at all: OOV id, missing values
 
 
-def test_a_known_user_is_scored_from_the_bundle_not_the_request(client: TestClient,
-                                                                 bundle: Bundle) -> None:
-    request = {"user_id": str(bundle.users.ids[5]),
-               "candidate_ids": [str(i) for i in bundle.items.ids[:4]]}
-    plain = client.post("/score", json=request).json()
-    ignored = client.post("/score", json={**request, "user_features": {"age": 99}}).json()
-    assert plain["user_known"] is True
-    assert ignored["scores"] == plain["scores"]
+def test_a_known_users_fresh_features_override_the_stored_row(client: TestClient,
+                                                               bundle: Bundle) -> None:
+    user_row, item_rows = 5, [0, 3, 11, 42]
+    request = {"user_id": str(bundle.users.ids[user_row]),
+               "candidate_ids": [str(bundle.items.ids[r]) for r in item_rows]}
+    history = [str(i) for i in bundle.items.ids[[9, 2, 30]]] + ["never-seen"]
+    fresh = client.post("/score", json={**request, "user_features": {
+        "history": history, "age": 99}}).json()
+    stored = client.post("/score", json=request).json()
+    assert fresh["user_known"] is True and fresh["scores"] != stored["scores"]
+    # Offline: the stored row with the history and the age encoded by the training codecs.
+    codec, expected = bundle.user_codec, bundle.users.take(np.array([user_row]))
+    assert codec.history is not None and codec.history.column == "history"
+    tokens = bundle.item_codec.id.encode(pd.Series(history))  # the unseen id -> OOV
+    expected.seq[-1][0] = np.pad(tokens, (0, codec.history.max_len - len(tokens)))
+    age = [n.column for n in codec.numeric].index("age")
+    expected.num[0, age] = codec.numeric[age].encode(pd.Series([99]))[0]
+    for body, user in ((fresh, expected), (stored, user_row)):
+        np.testing.assert_allclose(body["scores"], _offline_probabilities(bundle, user, item_rows),
+                                   atol=1e-5)
+
+
+def test_a_history_of_the_wrong_type_is_refused_by_name(client: TestClient,
+                                                        bundle: Bundle) -> None:
+    request = {"user_id": str(bundle.users.ids[0]), "candidate_ids": ["i1"]}
+    for features, field in (({"history": "1 2 3"}, "history"), ({"age": "old"}, "age"),
+                            ({"history": [1.5]}, "history"), ({"segment": {"a": 1}}, "segment")):
+        response = client.post("/score", json={**request, "user_features": features})
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"].startswith(f"user_features.{field}: "), response.text
 
 
 def test_user_features_the_model_does_not_read_are_refused(client: TestClient) -> None:

@@ -45,6 +45,8 @@ def quality(
     dataset: Annotated[str, typer.Option(help="Built-in dataset: ml-100k or ml-1m.")] = "ml-100k",
     schema: Annotated[Path | None, typer.Option(help="Your own data's schema file.")] = None,
     split: Annotated[str, typer.Option(help="random or temporal")] = "random",
+    history_len: Annotated[int | None, typer.Option(
+        min=0, help="User history length, overriding the schema's; 0 turns it off.")] = None,
     seeds: Annotated[list[int] | None, typer.Option(
         help="Seeds, e.g. --seeds 1 2 3 (default 1 2 3).")] = None,
     models: Annotated[list[str] | None, typer.Option(
@@ -71,7 +73,7 @@ def quality(
     from training.split import SplitKind
 
     config = QualityConfig(
-        dataset=dataset, schema=schema, split=SplitKind(split),
+        dataset=dataset, schema=schema, split=SplitKind(split), history_len=history_len,
         seeds=_seeds(seeds or [], ctx.args) or (1, 2, 3),
         models=_models(models) if models else tuple(FAMILIES), ablations=ablations,
         jobs=jobs, fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr,

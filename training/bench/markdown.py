@@ -68,7 +68,13 @@ def _ablations(doc: Doc) -> list[str]:
 
 def _protocol(protocol: Doc) -> str:
     fit, loss = protocol["fit"], protocol["loss"]
-    return (f"Adam lr {fit['lr']:g}, batch {fit['batch_size']}, up to {fit['epochs']} epochs, "
+    features = ""
+    if "user_history" in protocol:  # results written before as-of-time features lack it
+        history = protocol["user_history"]
+        features = ("user and item statistics as of each row's time, "
+                    + (f"user history of {history} items; " if history else "no user history; "))
+    return (f"{features}Adam lr {fit['lr']:g}, batch {fit['batch_size']}, "
+            f"up to {fit['epochs']} epochs, "
             f"early stopping on {protocol['early_stopping']} (patience {fit['patience']}); "
             f"BCE + {loss['embed_l2']:g}·embedding L2 for every model, IntTower adds CIR "
             f"(weight {loss['cir_weight']:g}, τ {loss['cir_temperature']:g}) and DAT its "

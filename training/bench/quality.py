@@ -18,7 +18,7 @@ from training.bench.report import summarise
 from training.bench.runner import RunResult, Task, run_tasks
 from training.bench.zoo import FAMILIES, Variant, ablation_grid, family_variants
 from training.loop import FitConfig
-from training.schema import DatasetSchema
+from training.schema import DatasetSchema, builtin_schema
 from training.split import SplitKind
 from training.trainer import DataConfig
 
@@ -30,6 +30,7 @@ class QualityConfig:
     dataset: str = "ml-100k"  # a built-in dataset, used when `schema` is None
     schema: Path | None = None  # the user's own data (or a synthetic set)
     split: SplitKind = SplitKind.random
+    history_len: int | None = None  # overrides the schema's user history length; 0: off
     seeds: tuple[int, ...] = (1, 2, 3)
     models: tuple[str, ...] = tuple(FAMILIES)
     ablations: bool = False
@@ -40,13 +41,21 @@ class QualityConfig:
     resume: bool = False  # reuse the runs recorded in <out>/.runs by an interrupted run
 
     @property
+    def data_schema(self) -> DatasetSchema:
+        """The schema the runs train on, with the --history-len override applied."""
+        schema = (builtin_schema(self.dataset) if self.schema is None
+                  else DatasetSchema.load(self.schema))
+        return DataConfig(history_len=self.history_len).apply(schema)
+
+    @property
     def dataset_name(self) -> str:
-        return self.dataset if self.schema is None else DatasetSchema.load(self.schema).name
+        return self.data_schema.name
 
     def command(self) -> str:
         """The CLI line that reproduces this run."""
         source = ["--schema", str(self.schema)] if self.schema else ["--dataset", self.dataset]
-        args = [*source, "--split", self.split.value, "--seeds", *map(str, self.seeds),
+        history = [] if self.history_len is None else ["--history-len", str(self.history_len)]
+        args = [*source, "--split", self.split.value, *history, "--seeds", *map(str, self.seeds),
                 "--models", ",".join(self.models), *(["--ablations"] if self.ablations else []),
                 "--jobs", str(self.jobs), "--epochs", str(self.fit.epochs),
                 "--patience", str(self.fit.patience), "--batch-size", str(self.fit.batch_size),
@@ -74,7 +83,8 @@ def plan(config: QualityConfig) -> tuple[list[Variant], list[Variant]]:
 def _tasks(config: QualityConfig, variants: list[Variant]) -> list[Task]:
     # Seed by seed (a worker keeps one prepared dataset), slowest family first within a seed.
     slowest_first = variants[::-1]
-    return [Task(DataConfig(config.dataset, config.schema, config.split, seed), variant,
+    return [Task(DataConfig(config.dataset, config.schema, config.split, seed,
+                            config.history_len), variant,
                  replace(config.fit, seed=seed, lr=config.fit.lr * variant.lr_scale,
                          progress=config.fit.progress and config.jobs <= 1),
                  config.device)
@@ -105,11 +115,13 @@ def run_quality(config: QualityConfig) -> QualityResult:
     results = _train(config, _tasks(config, variants))
     fit = asdict(config.fit)
     del fit["seed"], fit["progress"]
+    history = config.data_schema.users.history
+    history = None if history is None else history.max_len
     document = {
         "benchmark": "quality", "dataset": config.dataset_name, "split": config.split.value,
         "seeds": list(config.seeds),
         **provenance(config.command(), config.device, config.jobs),
-        "protocol": {"fit": fit, "loss": asdict(LossConfig()),
+        "protocol": {"fit": fit, "loss": asdict(LossConfig()), "user_history": history,
                      "early_stopping": "validation AUC, best epoch restored"},
         **summarise(results, variants, grid),
     }

@@ -165,8 +165,7 @@ def _load_seconds(artifacts: Path, device: str) -> float:
     """Verify, load and warm the live bundle in this process, as a server's start-up does."""
     settings = Settings(artifacts=artifacts, device=device)
     started = time.perf_counter()
-    Scorer(load_bundle(store.current_path(artifacts), device), settings.max_candidates,
-           settings.recommend_depth).warm()
+    Scorer.from_settings(load_bundle(store.current_path(artifacts), device), settings).warm()
     return time.perf_counter() - started
 
 
