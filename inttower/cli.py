@@ -121,6 +121,24 @@ def refresh_items_cmd(
     typer.echo(version)
 
 
+@app.command("refresh-users")
+def refresh_users_cmd(
+    interactions: Annotated[Path, typer.Option(
+        help="The users' whole interaction log up to now (not a delta), laid out like the "
+             "training interactions.")],
+    artifacts: ArtifactsOpt = Path("artifacts"),
+) -> None:
+    """Recompute the users' histories and rates from a newer log; publish a child bundle."""
+    from model.store import BundleError
+    from training.refresh_users import read_interaction_log, refresh_users
+
+    try:
+        version = refresh_users(artifacts, read_interaction_log(artifacts, interactions))
+    except (BundleError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(version)
+
+
 @app.command()
 def evaluate(
     artifacts: ArtifactsOpt = Path("artifacts"),

@@ -192,6 +192,14 @@ class EncodedTable:
             self.ids[rows], self.cat[rows], [s[rows] for s in self.seq], self.num[rows]
         )
 
+    def concat(self, other: EncodedTable) -> EncodedTable:
+        """These rows, then `other`'s (same fields)."""
+        return EncodedTable(
+            np.concatenate([self.ids, other.ids]), np.concatenate([self.cat, other.cat]),
+            [np.concatenate([a, b]) for a, b in zip(self.seq, other.seq, strict=True)],
+            np.concatenate([self.num, other.num]),
+        )
+
     def inputs(self, device: torch.device | str = "cpu") -> TowerInputs:
         """All rows as one TowerInputs batch."""
         return TowerInputs(

@@ -57,7 +57,7 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
             known = old_row >= 0
             updated.num[known, -2:] = live.items.num[old_row[known], -2:]
         keep = ~pd.Index(live.items.ids).isin(updated.ids)
-        items = _concat(live.items.take(np.flatnonzero(keep)), updated)
+        items = live.items.take(np.flatnonzero(keep)).concat(updated)
         log.info("refresh: %d items updated or added, %d kept", len(updated), int(keep.sum()))
     content = BundleContent(
         model=live.model, user_codec=live.user_codec, item_codec=live.item_codec,
@@ -77,12 +77,3 @@ def read_items_update(artifacts: Path, path: Path) -> pd.DataFrame:
         raise ValueError("the live bundle records no item table layout to read the update with")
     spec = EntityTable.model_validate({**items_spec, "file": str(path), "format": "auto"})
     return read_entity_table(spec, Path(path))
-
-
-def _concat(a: EncodedTable, b: EncodedTable) -> EncodedTable:
-    return EncodedTable(
-        ids=np.concatenate([a.ids, b.ids]),
-        cat=np.concatenate([a.cat, b.cat]),
-        seq=[np.concatenate([x, y]) for x, y in zip(a.seq, b.seq, strict=True)],
-        num=np.concatenate([a.num, b.num]),
-    )

@@ -55,7 +55,7 @@ class RawData:
 
 def load_dataset(schema: DatasetSchema, data_dir: Path) -> RawData:
     """Read interactions, users and items; file paths in `schema` are relative to `data_dir`."""
-    interactions = _read_interactions(schema, data_dir)
+    interactions = read_interactions(schema, data_dir)
     users = _complete(_entity_frame(schema.users, data_dir), interactions["user_id"], "user_id")
     items = _complete(_entity_frame(schema.items, data_dir), interactions["item_id"], "item_id")
     log.info(
@@ -86,7 +86,8 @@ def read_entity_table(table: EntityTable, path: Path) -> pd.DataFrame:
     )
 
 
-def _read_interactions(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
+def read_interactions(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
+    """The interactions file: user_id, item_id (str), label (float32 0/1), timestamp (int64)."""
     spec = schema.interactions
     path = data_dir / spec.file
     columns = [spec.user_id, spec.item_id, spec.label.column]

@@ -22,6 +22,10 @@ class UserState:
     stat: np.ndarray | None  # (Q, 2) float32 label statistic columns (codec.label_stat)
     history: np.ndarray | None  # (Q, max_len) int64 item tokens (codec.history)
 
+    def take(self, queries: np.ndarray) -> UserState:
+        return UserState(*(None if part is None else part[queries]
+                           for part in (self.stat, self.history)))
+
 
 def users_as_of(codec: TowerCodec, items: EncodedTable, log: pd.DataFrame,
                 users: np.ndarray, times: np.ndarray) -> UserState:

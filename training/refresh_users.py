@@ -1,0 +1,96 @@
+"""`inttower refresh-users`: bring the stored users' interaction state up to date, no retraining.
+
+The log is the users' whole interaction history up to now (the training log plus what came
+after, laid out like the training interactions), not a delta: a user's state is counted from all
+of its events in the log. For every user the log names, the label statistic (event count and
+smoothed positive rate) and the recent positive items are recomputed with the live bundle's
+codecs - its item vocabulary, prior, smoothing and scalers; nothing is refitted. Users the log
+does not name keep their stored rows; users the bundle does not hold are added with the OOV id
+row and missing features, so their requests are scored from their behaviour. The weights and the
+item vectors are the parent's; the child bundle names its parent and goes live atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model import store
+from model.bundle import BundleContent, load_current, publish_bundle
+from model.features import TowerCodec
+from training.as_of import AFTER_ALL
+from training.export import INHERITED
+from training.schema import DatasetSchema
+from training.tables import DataError, read_interactions
+from training.user_state import users_as_of, with_state
+
+log = logging.getLogger(__name__)
+
+
+def read_interaction_log(artifacts: Path, path: Path) -> pd.DataFrame:
+    """A log laid out like the live bundle's training interactions: user_id, item_id, label and
+    timestamp columns (DataError if the file lacks one, or holds no interaction)."""
+    manifest = store.read_manifest(store.current_path(artifacts))
+    recorded = manifest.get("dataset_schema")
+    if recorded is None:
+        raise ValueError("the live bundle records no interaction layout to read the log with")
+    schema = DatasetSchema.model_validate(recorded)
+    if schema.interactions.timestamp is None:
+        raise DataError(f"dataset {schema.name!r} has no timestamp column: a user's recent "
+                        "items need the events' times")
+    layout = schema.interactions.model_copy(update={"file": Path(path).name, "format": "auto"})
+    return read_interactions(schema.model_copy(update={"interactions": layout}),
+                             Path(path).parent)
+
+
+def _fewer_events(codec: TowerCodec, before: np.ndarray, after: np.ndarray) -> int:
+    """Users whose event count went down from `before` to `after` (numeric columns, the count
+    stored as standardised log1p(count) in the last one): a sign that the log is a delta."""
+    stat = codec.label_stat
+    if stat is None:
+        return 0
+    count = np.expm1(np.stack([before[:, -1], after[:, -1]]) * stat.count_std + stat.count_mean)
+    return int((count[1] < count[0] - 0.5).sum())
+
+
+def refresh_users(artifacts: Path, interactions: pd.DataFrame) -> str:
+    """Publish a child of the live bundle with its users' state from `interactions` (user_id,
+    item_id, label, timestamp); returns its version."""
+    live = load_current(artifacts)
+    codec = live.user_codec
+    if codec.label_stat is None and codec.history is None:
+        raise ValueError(f"bundle {live.version}'s users have no interaction features to refresh")
+    if interactions.empty:
+        raise DataError("the interaction log is empty: nothing to refresh, nothing published")
+    named = pd.unique(interactions["user_id"].to_numpy())  # (U,) raw ids, in log order
+    state = users_as_of(codec, live.items, interactions, named,
+                        np.full(len(named), AFTER_ALL, np.int64))
+    stored = pd.Index(live.users.ids).get_indexer(named)  # (U,) stored row, -1 for new users
+    known = stored >= 0
+    users = live.users.take(np.arange(len(live.users)))  # a copy to write into
+    updated = with_state(live.users.take(stored[known]), state.take(known))
+    fewer = _fewer_events(codec, users.num[stored[known]], updated.num)
+    if fewer:
+        log.warning("%d users have fewer events in the log than in bundle %s: is the log a "
+                    "delta? It must hold their whole history", fewer, live.version)
+    users.num[stored[known]] = updated.num
+    for field, fresh in zip(users.seq, updated.seq, strict=True):
+        field[stored[known]] = fresh
+    # New users: the codec's encoding of ids it never saw, nothing known (OOV, missing values).
+    new_ids = named[~known].astype(str)
+    blank = codec.encode(pd.DataFrame({c: [None] * len(new_ids) for c in codec.columns},
+                                      index=pd.Index(new_ids)))
+    users = users.concat(with_state(blank, state.take(~known)))
+    summary = {"events": len(interactions), "users_updated": int(known.sum()),
+               "users_added": len(new_ids), "latest_event": int(interactions["timestamp"].max())}
+    log.info("refresh-users: %s; %d users kept as stored", summary,
+             len(live.users) - summary["users_updated"])
+    content = BundleContent(model=live.model, user_codec=codec, item_codec=live.item_codec,
+                            users=users, items=live.items, item_vectors=live.item_vectors)
+    return publish_bundle(artifacts, content, metrics=live.manifest.get("metrics"),
+                          parent=live.version,
+                          extra={**{k: live.manifest[k] for k in INHERITED if k in live.manifest},
+                                 "users_refreshed": summary})
