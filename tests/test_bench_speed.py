@@ -52,6 +52,10 @@ def test_the_serve_benchmark_drives_the_cli_server_and_the_floor(
     for row in saved["score"]:
         for side in ("service", "floor"):
             assert row[side]["requests"] > 0 and row[side]["cpu_ms_per_request"] > 0
+    online = saved["online"]  # the toy bundle has a history field: both user paths measured
+    assert online["cached"]["requests"] > 0 and online["online"]["requests"] > 0
+    assert any(g["goal"].startswith("/score N=1000 p50, a 20-item") for g in saved["goals"])
     assert saved["refresh"]["items"] == len(trained.data.items)
     assert saved["training"]["steps"] == 2 and saved["training"]["samples_per_s"] > 0
     assert "## /score vs the framework floor" in markdown_path.read_text()
+    assert "## Known users: cached heads vs fresh features" in markdown_path.read_text()

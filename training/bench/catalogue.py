@@ -24,7 +24,6 @@ from training.trainer import DataConfig, TrainConfig, train
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Catalogue:
     users: int
@@ -33,7 +32,8 @@ class Catalogue:
 
     @property
     def name(self) -> str:
-        return f"synth-{self.users}u-{self.items}i-{self.interactions}x"
+        # The bundle format in the name: a work folder built by an older format is not reused.
+        return f"synth-{self.users}u-{self.items}i-{self.interactions}x-f{store.FORMAT_VERSION}"
 
 
 def bundle_artifacts(work: Path, catalogue: Catalogue) -> Path:

@@ -6,6 +6,9 @@ training throughput. Every ratio compares runs of the same benchmark, taken in a
 Sections of the results document:
     score       /score and the floor at N candidates, one connection and `connections` (saturation):
                 p50 / p99 ms, requests/s, server CPU ms per request (all worker processes), ratios
+    online      /score N=1000, one connection, known users: the cached path (heads precomputed at
+                load) against fresh features (a 20-item history in the request: the user tower
+                runs online), taken in alternation on one server
     recommend   /recommend k=100 over an ml-1m-sized catalogue, one connection
     scale       a `scale_items` catalogue against the main one: load time, /score N=1000 p50 at
                 one connection, resident memory of a one-worker API for each
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 BODIES = 64  # distinct request bodies per run: users and candidates vary between requests
 SCALE_CANDIDATES = 1_000
 RECOMMEND_K = 100
+ONLINE_HISTORY = 20  # item ids in each online request's fresh history
 
 
 @dataclass(frozen=True)
@@ -114,11 +118,19 @@ def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
-def _score_bodies(users: list[str], items: list[str], n: int,
-                  rng: np.random.Generator) -> list[bytes]:
-    return [json.dumps({"user_id": users[rng.integers(len(users))],
-                        "candidate_ids": [items[j] for j in rng.integers(0, len(items), n)]}
-                       ).encode() for _ in range(BODIES)]
+def _score_bodies(users: list[str], items: list[str], n: int, rng: np.random.Generator,
+                  history: int = 0) -> list[bytes]:
+    """Request bodies for random users and candidates; with `history`, each sends that many
+    random item ids as its fresh history (the bundle's `user_history.field`)."""
+    def body() -> dict[str, Any]:
+        request = {"user_id": users[rng.integers(len(users))],
+                   "candidate_ids": [items[j] for j in rng.integers(0, len(items), n)]}
+        if history:
+            fresh = [items[j] for j in rng.integers(0, len(items), history)]
+            request["user_features"] = {"history": fresh}
+        return request
+
+    return [json.dumps(body()).encode() for _ in range(BODIES)]
 
 
 def _score_section(config: ServeConfig, artifacts: Path, logs: Path,
@@ -144,6 +156,29 @@ def _score_section(config: ServeConfig, artifacts: Path, logs: Path,
                              "floor": _medians(runs["floor"]), "service_vs_floor": ratios})
                 log.info("score N=%d c=%d: %s", n, connections, rows[-1])
     return rows
+
+
+def _online_section(config: ServeConfig, artifacts: Path, logs: Path,
+                    rng: np.random.Generator) -> dict[str, Any] | None:
+    history = store.read_manifest(store.current_path(artifacts)).get("user_history")
+    if history is None or history["field"] != "history":
+        log.info("online section skipped: the bundle has no user history field named 'history'")
+        return None
+    users, items = catalogue_ids(artifacts)
+    bodies = {kind: _score_bodies(users, items, SCALE_CANDIDATES, rng,
+                                  ONLINE_HISTORY if kind == "online" else 0)
+              for kind in ("cached", "online")}
+    runs: dict[str, list[dict[str, float]]] = {"cached": [], "online": []}
+    with running([_api(artifacts, config.workers, config.device, logs / "api-online.log")]) as (
+            api,):
+        for repeat in range(config.repeats):  # alternate which goes first
+            for name in ("cached", "online")[:: 1 if repeat % 2 == 0 else -1]:
+                runs[name].append(_measure(api, "/score", bodies[name], 1, config.seconds))
+    extra = statistics.median(o["p50_ms"] - c["p50_ms"]
+                              for o, c in zip(runs["online"], runs["cached"], strict=True))
+    return {"candidates": SCALE_CANDIDATES, "history": ONLINE_HISTORY, "connections": 1,
+            "cached": _medians(runs["cached"]), "online": _medians(runs["online"]),
+            "online_minus_cached_p50_ms": extra}
 
 
 def _recommend_section(config: ServeConfig, logs: Path,
@@ -210,6 +245,7 @@ def run_serve(config: ServeConfig) -> dict[str, Any]:
                    "repeats": config.repeats, "workers": config.workers,
                    "connections": config.connections},
         "score": _score_section(config, main, logs, rng),
+        "online": _online_section(config, main, logs, rng),
         "recommend": _recommend_section(config, logs, rng) if config.recommend_items else None,
         "scale": _scale_section(config, main, logs, rng) if config.scale_items else None,
         "refresh": refresh_rate(main, config.repeats),
@@ -241,6 +277,10 @@ def serve_goals(doc: dict[str, Any]) -> list[dict[str, Any]]:
         cpu = busy["service_vs_floor"]["cpu_ms_per_request"]
         goals.append(("/score N=1000 server CPU per request vs the floor, saturated", "<= 1.5x",
                       cpu, cpu <= 1.5, "x"))
+    if doc.get("online"):
+        extra = doc["online"]["online_minus_cached_p50_ms"]
+        goals.append(("/score N=1000 p50, a 20-item fresh history vs cached heads",
+                      "<= +0.15 ms", extra, extra <= 0.15, "ms"))
     if large:
         p50 = large["service"]["p50_ms"]
         goals.append(("/score N=10000 p50, one connection", "<= 6 ms", p50, p50 <= 6, "ms"))

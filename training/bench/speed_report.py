@@ -83,6 +83,15 @@ def render_serve(doc: Doc) -> str:
              f"log); catalogue {c['items']:,} items, {c['users']:,} users; the floor parses the "
              "same request and answers N floats with no model (training/bench/floor.py)",
              "", "## /score vs the framework floor", "", *_table(header, rows)]
+    if doc.get("online"):  # results written before the online path existed lack it
+        o = doc["online"]
+        rows = [[name, *_run(o[name])] for name in ("cached", "online")]
+        lines += ["", "## Known users: cached heads vs fresh features", "",
+                  f"/score N={o['candidates']:,}, one connection, alternating on one server; "
+                  f"online requests send a {o['history']}-item history.", "",
+                  *_table(["user path", "p50 ms", "p99 ms", "req/s", "CPU ms/req"], rows), "",
+                  f"online - cached p50: {o['online_minus_cached_p50_ms']:+.3f} ms (median of "
+                  "the paired runs)"]
     if doc["recommend"]:
         r = doc["recommend"]
         lines += ["", "## /recommend", "", f"k={r['k']} over {r['catalogue']['items']:,} items, "
