@@ -118,6 +118,9 @@ class Scorer:
         user = str(users[0]) if len(users) else _WARM_UP_USER
         self.score(user, candidates, top_k=10)
         self.score(_WARM_UP_USER, candidates[:1])
+        if self._features.history_field is not None:  # a known user with a fresh history
+            self.score(user, candidates[:1],
+                       user_features={self._features.history_field: candidates[:2]})
         self.recommend(user, k=10)
 
     def summary(self) -> dict[str, Any]:
