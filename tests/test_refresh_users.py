@@ -136,3 +136,15 @@ def test_the_running_api_swaps_to_the_refreshed_users_without_a_failed_request(
     assert set(statuses) == {200}
     old = [a["scores"] for a in answers if a["model_version"] != new]
     assert old and answers[-1]["scores"] != old[-1]  # the user's fresh history moved the scores
+
+
+def test_a_log_that_looks_like_a_delta_is_warned_about(
+        trained: TrainResult, artifacts_copy: Path, synth_schema: Path, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    user = str(trained.data.users.ids[0])  # a user with train events: the delta holds one
+    delta = pd.DataFrame({"user_id": [user], "item_id": [str(trained.data.items.ids[0])],
+                          "timestamp": [2_000_000_000], "label": [1.0]})
+    with caplog.at_level("WARNING", logger="training.refresh_users"):
+        refresh_users(artifacts_copy, read_interaction_log(artifacts_copy,
+                                                           _write(delta, tmp_path / "delta.pq")))
+    assert "1 users have fewer events in the log" in caplog.text
