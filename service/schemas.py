@@ -91,11 +91,11 @@ def _feature_value(value: object) -> object:
                                               "or (the history) a list of item ids")
 
 
-FeatureValue = Annotated[Any, PlainValidator(_feature_value), WithJsonSchema({"anyOf": [
+RawFeature = Annotated[Any, PlainValidator(_feature_value), WithJsonSchema({"anyOf": [
     {"type": "string", "maxLength": MAX_FEATURE_CHARS}, {"type": "number"}, {"type": "null"},
     {"type": "array", "items": {"type": ["string", "integer"]}, "maxItems": MAX_HISTORY}]})]
 UserFeatures = Annotated[
-    dict[Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)], FeatureValue],
+    dict[Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)], RawFeature],
     Field(
         max_length=MAX_FEATURES,
         description="Fresh raw user features, as in training: categorical values as strings "
