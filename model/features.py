@@ -157,6 +157,12 @@ class TowerCodec:
             num=np.concatenate(num, axis=1) if num else np.zeros((len(table), 0), np.float32),
         )
 
+    def encode_unknown(self, ids: list[str]) -> EncodedTable:
+        """Rows of entities nothing is known of: ids outside the vocabulary become OOV, every
+        feature is missing, no events (the prior, an empty history)."""
+        return self.encode(pd.DataFrame({c: [None] * len(ids) for c in self.columns},
+                                        index=pd.Index(ids)))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

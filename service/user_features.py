@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from model.features import OOV, EncodedTable, NumericCodec, TokenCodec, TowerCodec
 from service.errors import InvalidUserFeatures
@@ -106,8 +105,7 @@ class UserFeatureEncoder:
         self._users = users
         self._columns = codec.columns
         # The default row is the codec's own encoding of a user with nothing known.
-        self._default = codec.encode(pd.DataFrame({c: [None] for c in codec.columns},
-                                                  index=pd.Index(["\x00default"])))
+        self._default = codec.encode_unknown(["\x00default"])
         singles = [t for t in codec.tokens if not t.multi]
         multis = [t for t in codec.tokens if t.multi]
         writers: dict[str, _Write] = {}

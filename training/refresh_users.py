@@ -81,9 +81,7 @@ def refresh_users(artifacts: Path, interactions: pd.DataFrame) -> str:
         field[stored[known]] = fresh
     # New users: the codec's encoding of ids it never saw, nothing known (OOV, missing values).
     new_ids = named[~known].astype(str)
-    blank = codec.encode(pd.DataFrame({c: [None] * len(new_ids) for c in codec.columns},
-                                      index=pd.Index(new_ids)))
-    users = users.concat(with_state(blank, state.take(~known)))
+    users = users.concat(with_state(codec.encode_unknown(new_ids.tolist()), state.take(~known)))
     summary = {"events": len(interactions), "users_updated": int(known.sum()),
                "users_added": len(new_ids), "latest_event": int(interactions["timestamp"].max())}
     log.info("refresh-users: %s; %d users kept as stored", summary,
