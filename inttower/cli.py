@@ -100,7 +100,8 @@ def train(
         artifacts=None if no_publish else artifacts, device=device,
     )
     result = run_training(config)
-    typer.echo(json.dumps(result.summary(), indent=2))
+    if result.main:  # under torchrun: rank 0 speaks for the job
+        typer.echo(json.dumps(result.summary(), indent=2))
 
 
 @app.command("refresh-items")

@@ -5,6 +5,7 @@ Kept apart from the loop so that a distributed run only changes which rows a wor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -13,6 +14,7 @@ from torch import Tensor
 
 from model.features import EncodedTable
 from model.inputs import Batch, TowerInputs
+from training.distributed import SINGLE, Ranks, shard_in_order, shard_of_epoch
 from training.features import EncodedSplit, RowHistory
 
 
@@ -69,15 +71,22 @@ class BatchSource:
     def __len__(self) -> int:
         return len(self.label)
 
-    def num_batches(self, batch_size: int) -> int:
-        return -(-len(self) // batch_size)
+    def num_batches(self, batch_size: int, ranks: Ranks = SINGLE) -> int:
+        """Batches of one rank's shuffled epoch (all of it when run alone)."""
+        rows = math.ceil(len(self) / ranks.world)  # shard_of_epoch pads to equal parts
+        return math.ceil(rows / batch_size)
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None
-                ) -> Iterator[Batch]:
-        """Batches in row order, or in a fresh random order when a generator is given."""
-        order = (torch.randperm(len(self), generator=generator).to(self.device)
-                 if generator is not None else torch.arange(len(self), device=self.device))
-        for start in range(0, len(self), batch_size):
+    def batches(self, batch_size: int, generator: torch.Generator | None = None,
+                ranks: Ranks = SINGLE) -> Iterator[Batch]:
+        """Batches in row order, or in a fresh random order when a generator is given. In a
+        data-parallel job, this rank's part: of the epoch's order (training.distributed
+        shard_of_epoch), or a contiguous part of the rows (shard_in_order)."""
+        if generator is not None:
+            order = shard_of_epoch(torch.randperm(len(self), generator=generator), ranks)
+        else:
+            order = shard_in_order(torch.arange(len(self)), ranks)
+        order = order.to(self.device)
+        for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             user_row = self.user_row.index_select(0, idx)
             item_row = self.item_row.index_select(0, idx)

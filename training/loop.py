@@ -16,7 +16,9 @@ from tqdm.auto import tqdm
 
 from model.inputs import Batch
 from training.dataset import BatchSource
+from training.distributed import SINGLE, Ranks, broadcast_buffers, from_main, gather_in_order, wrap
 from training.metrics import evaluate
+from training.optim import RowwiseAdam, set_sparse_gradients
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 Objective = Callable[[nn.Module, Batch], tuple[Tensor, dict[str, Tensor]]]
 
 
-def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer,
+def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer | RowwiseAdam,
                objective: Objective) -> dict[str, Tensor]:
     optimizer.zero_grad(set_to_none=True)
     loss, parts = objective(model, batch)
@@ -34,16 +36,23 @@ def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer,
 
 
 @torch.no_grad()
-def predict(model: nn.Module, source: BatchSource, batch_size: int) -> np.ndarray:
-    """Probabilities for every row of `source`, in row order, with the model in eval mode."""
+def predict(model: nn.Module, source: BatchSource, batch_size: int,
+            ranks: Ranks = SINGLE) -> np.ndarray:
+    """Probabilities for every row of `source`, in row order, with the model in eval mode; in a
+    data-parallel job each rank scores its part and all get the whole."""
     model.eval()
-    logits = [model(batch).logit for batch in source.batches(batch_size)]
-    return torch.sigmoid(torch.cat(logits)).cpu().numpy()
+    logits = [model(batch).logit for batch in source.batches(batch_size, ranks=ranks)]
+    mine = torch.sigmoid(torch.cat(logits)).cpu().numpy() if logits else np.empty(0, np.float32)
+    return gather_in_order(mine, ranks)
 
 
-def score_split(model: nn.Module, source: BatchSource, batch_size: int) -> dict[str, float]:
-    prob = predict(model, source, batch_size)
-    return evaluate(source.label.cpu().numpy(), prob, source.user_keys())
+def score_split(model: nn.Module, source: BatchSource, batch_size: int,
+                ranks: Ranks = SINGLE) -> dict[str, float]:
+    """AUC, logloss and GAUC over the whole split: computed by rank 0, the same on every rank."""
+    prob = predict(model, source, batch_size, ranks)
+    metrics = (evaluate(source.label.cpu().numpy(), prob, source.user_keys())
+               if ranks.is_main else None)
+    return from_main(metrics, ranks)
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ class FitConfig:
     patience: int = 2  # epochs without a better validation AUC before stopping
     seed: int = 1
     progress: bool = True
+    # Embedding tables with sparse gradients and SparseAdam (training.optim); False: dense Adam.
+    sparse_embeddings: bool = True
 
 
 @dataclass
@@ -68,27 +79,42 @@ class FitResult:
         return self.history[self.best_epoch - 1]
 
 
+def _sparse_tables(config: FitConfig, ranks: Ranks) -> bool:
+    if config.sparse_embeddings and ranks.backend == "nccl":
+        log.warning("NCCL does not all-reduce sparse gradients: dense embedding tables and Adam")
+        return False
+    return config.sparse_embeddings
+
+
 def fit(model: nn.Module, train: BatchSource, valid: BatchSource, objective: Objective,
-        config: FitConfig) -> FitResult:
-    """Adam, shuffled epochs, early stopping on validation AUC; leaves the best weights loaded."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        config: FitConfig, ranks: Ranks = SINGLE) -> FitResult:
+    """Adam (row-wise on the embedding tables), shuffled epochs, early stopping on validation AUC;
+    leaves the best weights loaded. In a data-parallel job (`ranks`), `config.batch_size` is the
+    global batch: each rank steps on its share of it, and every rank takes the same decisions
+    from the same gathered metrics."""
+    set_sparse_gradients(model, _sparse_tables(config, ranks))
+    trained = wrap(model, ranks, str(train.device))  # what the steps call; shares the weights
+    optimizer = RowwiseAdam(model, config.lr)
+    batch_size = -(-config.batch_size // ranks.world)
     generator = torch.Generator().manual_seed(config.seed)
     best_auc, best_state, best_epoch = -1.0, None, 0
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
-        model.train()  # every epoch: evaluation below switches to eval mode
+        trained.train()  # every epoch: evaluation below switches to eval mode
         totals: dict[str, float] = {}
-        bar = tqdm(train.batches(config.batch_size, generator), total=train.num_batches(
-            config.batch_size), desc=f"epoch {epoch}", disable=not config.progress, leave=False)
+        steps = train.num_batches(batch_size, ranks)
+        bar = tqdm(train.batches(batch_size, generator, ranks), total=steps,
+                   desc=f"epoch {epoch}", disable=not (config.progress and ranks.is_main),
+                   leave=False)
         for step, batch in enumerate(bar, start=1):
-            parts = train_step(model, batch, optimizer, objective)
+            parts = train_step(trained, batch, optimizer, objective)
             for key, value in parts.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{totals['loss'] / step:.4f}")
-        steps = train.num_batches(config.batch_size)
-        valid_metrics = score_split(model, valid, config.batch_size * 4)
+        broadcast_buffers(model, ranks)
+        valid_metrics = score_split(model, valid, config.batch_size * 4, ranks)
         row = {"epoch": epoch, **{f"train_{k}": v / steps for k, v in totals.items()},
                **{f"valid_{k}": v for k, v in valid_metrics.items()}}
         history.append(row)

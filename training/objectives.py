@@ -8,11 +8,13 @@ from torch import Tensor, nn
 from model.baselines.dat import DAT, adaptive_mimic_loss
 from model.inputs import Batch
 from model.inttower import IntTower
-from model.losses import LossConfig, total_loss
+from model.losses import Gather, LossConfig, local_batch, total_loss
 from training.loop import Objective
 
 
-def inttower_objective(config: LossConfig) -> Objective:
+def inttower_objective(config: LossConfig, gather: Gather = local_batch) -> Objective:
+    """IntTower's loss; `gather` widens CIR's candidates to a data-parallel job's global batch."""
+
     def objective(model: IntTower, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         out = model(batch)
         return total_loss(
@@ -22,6 +24,7 @@ def inttower_objective(config: LossConfig) -> Objective:
             item_heads=out.item.heads,
             item_key=batch.item_key,
             config=config,
+            gather=gather,
         )
 
     return objective

@@ -9,6 +9,7 @@ import logging
 import platform
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from model.config import ModelConfig
 from model.inttower import IntTower
 from model.losses import LossConfig
 from training.dataset import BatchSource
+from training.distributed import SINGLE, Ranks, gather_batch, join, leave
 from training.export import item_vectors
 from training.features import EncodedData, encode_dataset
 from training.fetch import fetch_movielens
@@ -72,6 +74,7 @@ class TrainResult:
     model: torch.nn.Module
     data: EncodedData
     seconds: float
+    main: bool = True  # False on the other ranks of a data-parallel job: they publish nothing
 
     def summary(self) -> dict[str, Any]:
         return {"valid": self.valid, "test": self.test, "best_epoch": self.fit.best_epoch,
@@ -104,31 +107,43 @@ Metrics = dict[str, float]
 
 
 def fit_and_score(model: torch.nn.Module, objective: Objective, data: EncodedData,
-                  fit_config: FitConfig, device: str) -> tuple[FitResult, Metrics, Metrics]:
+                  fit_config: FitConfig, device: str, ranks: Ranks = SINGLE
+                  ) -> tuple[FitResult, Metrics, Metrics]:
     """Fit on train with early stopping on valid; return (fit, valid metrics, test metrics)."""
     sources = {name: BatchSource(data.users, data.items, split, device)
                for name, split in data.splits.items()}
-    result = fit(model.to(device), sources["train"], sources["valid"], objective, fit_config)
+    result = fit(model.to(device), sources["train"], sources["valid"], objective, fit_config,
+                 ranks)
     eval_batch = fit_config.batch_size * 4
-    return (result, score_split(model, sources["valid"], eval_batch),
-            score_split(model, sources["test"], eval_batch))
+    return (result, score_split(model, sources["valid"], eval_batch, ranks),
+            score_split(model, sources["test"], eval_batch, ranks))
 
 
 def train(config: TrainConfig) -> TrainResult:
+    """Train and publish; under torchrun, as one rank of a data-parallel job (rank 0 publishes)."""
+    ranks, device = join(config.device)
+    try:
+        return _train(config, ranks, device)
+    finally:
+        leave(ranks)
+
+
+def _train(config: TrainConfig, ranks: Ranks, device: str) -> TrainResult:
     started = time.perf_counter()
-    torch.manual_seed(config.data.seed)
+    torch.manual_seed(config.data.seed)  # the same initial weights on every rank
     schema, data = prepare_data(config.data)
     model_config = ModelConfig(user=data.user_codec.spec, item=data.item_codec.spec, **config.model)
     if config.loss.cir_weight > 0 and model_config.user_heads != model_config.item_heads:
         raise ValueError("CIR compares flattened head sets: it needs user_heads == item_heads "
                          "(or cir_weight 0)")
     model = IntTower(model_config)
-    result, valid, test = fit_and_score(model, inttower_objective(config.loss), data, config.fit,
-                                        config.device)
+    torch.manual_seed(config.data.seed + ranks.rank)  # ranks draw their own dropout masks
+    objective = inttower_objective(config.loss, partial(gather_batch, ranks=ranks))
+    result, valid, test = fit_and_score(model, objective, data, config.fit, device, ranks)
     log.info("test auc %.4f  logloss %.4f  gauc %.4f (best epoch %d of %d)", test["auc"],
              test["logloss"], test["gauc"], result.best_epoch, result.epochs_run)
     version = None
-    if config.artifacts is not None:
+    if config.artifacts is not None and ranks.is_main:
         content = BundleContent(
             model=model.cpu(), user_codec=data.user_codec, item_codec=data.item_codec,
             users=data.users, items=data.items,
@@ -143,4 +158,5 @@ def train(config: TrainConfig) -> TrainResult:
                                         "dataset_schema": schema.model_dump(mode="json"),
                                         "train": train_info})
         log.info("published bundle %s into %s", version, config.artifacts)
-    return TrainResult(valid, test, result, version, model, data, time.perf_counter() - started)
+    return TrainResult(valid, test, result, version, model, data, time.perf_counter() - started,
+                       ranks.is_main)

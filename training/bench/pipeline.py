@@ -24,6 +24,7 @@ from training.export import item_vectors
 from training.fetch import FetchError
 from training.loop import FitConfig, train_step
 from training.objectives import inttower_objective
+from training.optim import RowwiseAdam, set_sparse_gradients
 from training.trainer import DataConfig, prepare_data
 
 WARM_UP_STEPS = 3  # not timed: first steps allocate and pick kernels
@@ -59,9 +60,10 @@ def refresh_rate(artifacts: Path, repeats: int = 3) -> dict[str, Any]:
             "items_per_s": rates[f"items_per_s_{default}_threads"]}
 
 
-def training_rate(source: DataConfig, steps: int, device: str) -> dict[str, Any]:
+def training_rate(source: DataConfig, steps: int, device: str,
+                  sparse_embeddings: bool = True) -> dict[str, Any]:
     """Samples per second of the default IntTower configuration on the train split of `source`
-    (batch 2048, Adam, BCE + CIR), over `steps` steps after a short warm-up."""
+    (batch 2048, the trainer's optimiser, BCE + CIR), over `steps` steps after a short warm-up."""
     dataset = str(source.schema or source.dataset)
     try:
         schema, data = prepare_data(source)
@@ -71,7 +73,8 @@ def training_rate(source: DataConfig, steps: int, device: str) -> dict[str, Any]
     torch.manual_seed(0)
     model = IntTower(ModelConfig(user=data.user_codec.spec, item=data.item_codec.spec))
     model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=FitConfig().lr)
+    set_sparse_gradients(model, sparse_embeddings)
+    optimizer = RowwiseAdam(model, FitConfig().lr)
     objective = inttower_objective(LossConfig())
     train = BatchSource(data.users, data.items, data.splits["train"], device)
     generator = torch.Generator().manual_seed(0)
@@ -85,5 +88,5 @@ def training_rate(source: DataConfig, steps: int, device: str) -> dict[str, Any]
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
     return {"dataset": schema.name, "batch_size": batch_size, "steps": steps,
-            "torch_threads": torch.get_num_threads(),
+            "torch_threads": torch.get_num_threads(), "sparse_embeddings": sparse_embeddings,
             "samples_per_s": steps * batch_size / seconds}

@@ -1,0 +1,89 @@
+"""torchrun data-parallel training: two CPU ranks (gloo) on the toy data, and a rank that dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import torch
+
+from model import store
+from model.bundle import load_current
+from tests.conftest import TOY_MODEL
+from training.distributed import Ranks, shard_in_order, shard_of_epoch
+from training.trainer import TrainResult
+
+# Two ranks may land a little apart from one process on the same global batch: each rank's
+# BatchNorm sees half the batch and draws its own dropout masks.
+AUC_TOLERANCE = 0.03
+
+
+def _torchrun(schema: Path, artifacts: Path, epochs: int, marker: str = "") -> subprocess.Popen:
+    """`torchrun --nproc_per_node=2 -m inttower train` with the toy architecture of `trained`."""
+    model = ["--hidden", ",".join(map(str, TOY_MODEL["hidden"])),
+             "--embed-dim", str(TOY_MODEL["embed_dim"]), "--head-dim", str(TOY_MODEL["head_dim"]),
+             "--heads", str(TOY_MODEL["user_heads"])]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", "-m", "inttower", "train", "--schema", str(schema),
+               "--artifacts", str(artifacts), "--seed", "1", "--epochs", str(epochs),
+               "--patience", str(epochs), "--batch-size", "512", "--no-progress", *model]
+    env = {**os.environ, "INTTOWER_TEST_MARK": marker}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, cwd=Path(__file__).parents[1])
+
+
+def test_epoch_shards_are_disjoint_and_equal_and_scoring_shards_rebuild_the_order() -> None:
+    order = torch.randperm(11)
+    parts = [shard_of_epoch(order, Ranks(rank, 3)) for rank in range(3)]
+    assert {len(p) for p in parts} == {4}  # 11 rows padded to 12: equal steps on every rank
+    assert sorted(torch.cat(parts).tolist()) == sorted(order.tolist() + order[:1].tolist())
+    assert torch.equal(torch.cat([shard_in_order(order, Ranks(r, 3)) for r in range(3)]), order)
+
+
+def test_two_ranks_publish_one_bundle_scoring_like_one_process(
+        synth_schema: Path, trained: TrainResult, tmp_path: Path) -> None:
+    run = _torchrun(synth_schema, tmp_path / "art", epochs=4)
+    output, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, output
+    summary = json.loads(output[output.index("{\n"):output.rindex("}") + 1])  # rank 0's alone
+    bundle = load_current(tmp_path / "art")
+    assert bundle.version == summary["version"]
+    assert len(list((tmp_path / "art" / store.BUNDLES).iterdir())) == 1  # rank 0 alone published
+    assert bundle.manifest["metrics"]["valid"]["auc"] == summary["valid"]["auc"]
+    alone = trained.summary()  # one process, same data, seed, architecture and global batch
+    for split in ("valid", "test"):
+        assert abs(summary[split]["auc"] - alone[split]["auc"]) < AUC_TOLERANCE, (summary, alone)
+
+
+def _worker_pid(marker: str, local_rank: int, deadline: float) -> int:
+    """The pid of the torchrun worker of `local_rank` whose environment carries `marker`."""
+    wanted = {f"INTTOWER_TEST_MARK={marker}".encode(), f"LOCAL_RANK={local_rank}".encode()}
+    while time.monotonic() < deadline:
+        for proc in Path("/proc").iterdir():
+            try:
+                environ = set((proc / "environ").read_bytes().split(b"\0"))
+            except OSError:  # not a process, or gone
+                continue
+            if proc.name.isdigit() and wanted <= environ:
+                return int(proc.name)
+        time.sleep(0.2)
+    raise TimeoutError(f"no worker of local rank {local_rank} appeared")
+
+
+def test_a_rank_that_dies_fails_the_job_and_nothing_is_published(
+        synth_schema: Path, tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    run = _torchrun(synth_schema, tmp_path / "art", epochs=200, marker=marker)
+    victim = _worker_pid(marker, 1, time.monotonic() + 120)
+    time.sleep(8)  # into training: imports, data and the process group take a few seconds
+    os.kill(victim, signal.SIGKILL)  # as the OOM killer would
+    output, _ = run.communicate(timeout=300)
+    assert run.returncode != 0
+    assert "FAILED" in output and "Signal 9 (SIGKILL)" in output, output[-3000:]
+    assert not (tmp_path / "art" / store.CURRENT).exists()

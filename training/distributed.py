@@ -1,0 +1,141 @@
+"""Data-parallel training under torchrun: torch.distributed, gloo on the CPU and NCCL on GPUs.
+
+torchrun starts one process per rank and sets RANK, WORLD_SIZE, LOCAL_RANK and the rendezvous
+address. Without them every helper here does what a single process would, so the trainer has one
+code path. What is sharded: each epoch's rows (a seeded permutation, the same on every rank, cut
+into disjoint parts) and the scoring of validation and test rows. What is replicated: the data,
+the model and its embedding tables, and every decision taken from the gathered metrics.
+
+BatchNorm: torch's SyncBatchNorm runs only on GPU modules ("SyncBatchNorm layers only work with
+GPU modules"), so on GPUs the batch statistics are synchronised, while on the CPU each rank
+normalises by its own part of the batch (1,024 rows of 2,048 at two ranks) and DDP broadcasts
+rank 0's running statistics at every forward, so every rank evaluates with the same ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.distributed.nn as dist_nn
+from torch import Tensor, nn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in the job: rank `rank` of `world` (0 of 1 when run alone)."""
+
+    rank: int = 0
+    world: int = 1
+    backend: str | None = None  # "gloo" or "nccl" when distributed
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+SINGLE = Ranks()
+
+
+def join(device: str) -> tuple[Ranks, str]:
+    """Join the torchrun job this process was started in (if any); the device this rank uses
+    (a CUDA job runs rank r on cuda:LOCAL_RANK)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return SINGLE, device
+    cuda = device.startswith("cuda")
+    if cuda:
+        device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+        torch.cuda.set_device(device)
+    backend = "nccl" if cuda else "gloo"
+    dist.init_process_group(backend)
+    ranks = Ranks(dist.get_rank(), dist.get_world_size(), backend)
+    if not ranks.is_main:  # one log, one progress bar: rank 0's
+        logging.getLogger().setLevel(logging.WARNING)
+    log.info("rank %d of %d (%s) on %s", ranks.rank, ranks.world, backend, device)
+    return ranks, device
+
+
+def leave(ranks: Ranks) -> None:
+    if ranks.distributed and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def wrap(model: nn.Module, ranks: Ranks, device: str) -> nn.Module:
+    """`model` as this rank trains it: DistributedDataParallel (SyncBatchNorm on GPUs), or
+    itself when run alone. The wrapper shares the module's parameters."""
+    if not ranks.distributed:
+        return model
+    if device.startswith("cuda"):
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return nn.parallel.DistributedDataParallel(model, device_ids=[torch.device(device)])
+    return nn.parallel.DistributedDataParallel(model)
+
+
+def shard_of_epoch(order: Tensor, ranks: Ranks) -> Tensor:
+    """This rank's rows of an epoch's order: ranks take every `world`-th row from their own
+    offset. The order is padded with its own first rows to a multiple of `world` (as torch's
+    DistributedSampler pads), so every rank runs the same number of equal steps."""
+    if not ranks.distributed:
+        return order
+    padding = -len(order) % ranks.world
+    padded = torch.cat([order, order[:padding]]) if padding else order
+    return padded[ranks.rank::ranks.world]
+
+
+def shard_in_order(order: Tensor, ranks: Ranks) -> Tensor:
+    """This rank's contiguous part of `order` (for scoring: the parts, gathered in rank order,
+    are `order` again)."""
+    return torch.tensor_split(order, ranks.world)[ranks.rank] if ranks.distributed else order
+
+
+def gather_in_order(part: np.ndarray, ranks: Ranks) -> np.ndarray:
+    """Every rank's `part` (N_r, ...) concatenated in rank order."""
+    if not ranks.distributed:
+        return part
+    parts: list[Any] = [None] * ranks.world
+    dist.all_gather_object(parts, part)
+    return np.concatenate(parts)
+
+
+def from_main(value: Any, ranks: Ranks) -> Any:
+    """Rank 0's `value`, on every rank."""
+    if not ranks.distributed:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather_batch(x: Tensor, ranks: Ranks) -> tuple[Tensor, int]:
+    """Every rank's `x` (B, ...) concatenated in rank order, (world*B, ...), and the offset of
+    this rank's rows in it. The gather is differentiable: each rank's rows receive the gradient
+    of every rank's loss (the backward sums them across ranks), so with DDP's averaging the job
+    steps as one process would on the global batch. B must be the same on every rank
+    (shard_of_epoch makes it so), and every rank must take part, in its forward and backward."""
+    if not ranks.distributed:
+        return x, 0
+    if x.requires_grad:
+        parts = list(dist_nn.all_gather(x))
+    else:
+        parts = [torch.empty_like(x) for _ in range(ranks.world)]
+        dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts), ranks.rank * len(x)
+
+
+def broadcast_buffers(model: nn.Module, ranks: Ranks) -> None:
+    """Rank 0's buffers (BatchNorm running statistics) on every rank: each rank's last training
+    forward moved its own copy, and scoring and export must all use the one rank 0 exports."""
+    if ranks.distributed:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
