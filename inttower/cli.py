@@ -110,7 +110,8 @@ def refresh_items_cmd(
     items: Annotated[Path | None, typer.Option(help="Updated item table (CSV/Parquet).")] = None,
     progress: bool = True,
 ) -> None:
-    """Recompute item vectors with the live checkpoint; publish a child bundle; move CURRENT."""
+    """Recompute item vectors with the live checkpoint; publish a child bundle; move CURRENT.
+    Under torchrun the ranks encode slices of the items, and rank 0 publishes."""
     from model.store import BundleError
     from training.export import read_items_update, refresh_items
 
@@ -119,7 +120,8 @@ def refresh_items_cmd(
         version = refresh_items(artifacts, table, progress=progress)
     except (BundleError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(version)
+    if version is not None:  # under torchrun, rank 0 publishes and says so
+        typer.echo(version)
 
 
 @app.command("refresh-users")

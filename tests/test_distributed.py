@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,12 +12,14 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from model import store
 from model.bundle import load_current
 from tests.conftest import TOY_MODEL
 from training.distributed import Ranks, shard_in_order, shard_of_epoch
+from training.export import refresh_items
 from training.trainer import TrainResult
 
 # Two ranks may land a little apart from one process on the same global batch: each rank's
@@ -24,18 +27,23 @@ from training.trainer import TrainResult
 AUC_TOLERANCE = 0.03
 
 
-def _torchrun(schema: Path, artifacts: Path, epochs: int, marker: str = "") -> subprocess.Popen:
-    """`torchrun --nproc_per_node=2 -m inttower train` with the toy architecture of `trained`."""
-    model = ["--hidden", ",".join(map(str, TOY_MODEL["hidden"])),
-             "--embed-dim", str(TOY_MODEL["embed_dim"]), "--head-dim", str(TOY_MODEL["head_dim"]),
-             "--heads", str(TOY_MODEL["user_heads"])]
+def _launch(*args: str, marker: str = "") -> subprocess.Popen:
+    """`torchrun --standalone --nproc_per_node=2 -m inttower <args>`, output captured."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", "-m", "inttower", "train", "--schema", str(schema),
-               "--artifacts", str(artifacts), "--seed", "1", "--epochs", str(epochs),
-               "--patience", str(epochs), "--batch-size", "512", "--no-progress", *model]
+               "--nproc_per_node=2", "-m", "inttower", *args]
     env = {**os.environ, "INTTOWER_TEST_MARK": marker}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, cwd=Path(__file__).parents[1])
+
+
+def _torchrun(schema: Path, artifacts: Path, epochs: int, marker: str = "") -> subprocess.Popen:
+    """Two-rank `inttower train` with the toy architecture of `trained`."""
+    model = ["--hidden", ",".join(map(str, TOY_MODEL["hidden"])),
+             "--embed-dim", str(TOY_MODEL["embed_dim"]), "--head-dim", str(TOY_MODEL["head_dim"]),
+             "--heads", str(TOY_MODEL["user_heads"])]
+    return _launch("train", "--schema", str(schema), "--artifacts", str(artifacts), "--seed", "1",
+                   "--epochs", str(epochs), "--patience", str(epochs), "--batch-size", "512",
+                   "--no-progress", *model, marker=marker)
 
 
 def test_epoch_shards_are_disjoint_and_equal_and_scoring_shards_rebuild_the_order() -> None:
@@ -87,3 +95,18 @@ def test_a_rank_that_dies_fails_the_job_and_nothing_is_published(
     assert run.returncode != 0
     assert "FAILED" in output and "Signal 9 (SIGKILL)" in output, output[-3000:]
     assert not (tmp_path / "art" / store.CURRENT).exists()
+
+
+def test_a_sharded_item_refresh_equals_the_single_process_one(
+        trained: TrainResult, trained_artifacts: Path, tmp_path: Path) -> None:
+    alone, sharded = (shutil.copytree(trained_artifacts, tmp_path / name)
+                      for name in ("alone", "sharded"))
+    refresh_items(alone, progress=False)
+    run = _launch("refresh-items", "--artifacts", str(sharded), "--no-progress")
+    output, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, output
+    one, two = load_current(alone), load_current(sharded)
+    assert two.version in output.split() and two.manifest["parent"] == trained.version
+    assert len(list((sharded / store.BUNDLES).iterdir())) == 2  # the parent and one child
+    assert np.abs(one.item_vectors - two.item_vectors).max() <= 1e-6
+    assert list(one.items.ids) == list(two.items.ids)

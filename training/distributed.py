@@ -99,13 +99,13 @@ def shard_in_order(order: Tensor, ranks: Ranks) -> Tensor:
     return torch.tensor_split(order, ranks.world)[ranks.rank] if ranks.distributed else order
 
 
-def gather_in_order(part: np.ndarray, ranks: Ranks) -> np.ndarray:
-    """Every rank's `part` (N_r, ...) concatenated in rank order."""
+def gather_on_main(part: np.ndarray, ranks: Ranks) -> np.ndarray | None:
+    """On rank 0, every rank's `part` (N_r, ...) concatenated in rank order; None elsewhere."""
     if not ranks.distributed:
         return part
-    parts: list[Any] = [None] * ranks.world
-    dist.all_gather_object(parts, part)
-    return np.concatenate(parts)
+    parts: list[Any] | None = [None] * ranks.world if ranks.is_main else None
+    dist.gather_object(part, parts, dst=0)
+    return np.concatenate(parts) if parts is not None else None
 
 
 def from_main(value: Any, ranks: Ranks) -> Any:

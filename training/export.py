@@ -14,6 +14,7 @@ from model import store
 from model.bundle import BundleContent, load_current, publish_bundle
 from model.features import EncodedTable
 from model.inttower import IntTower
+from training.distributed import gather_on_main, join, leave, shard_in_order
 from training.schema import EntityTable
 from training.tables import read_entity_table
 
@@ -37,8 +38,11 @@ def item_vectors(model: IntTower, items: EncodedTable, batch_size: int = 8192,
 
 
 def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
-                  progress: bool = True) -> str:
+                  progress: bool = True) -> str | None:
     """Recompute item vectors with the live checkpoint; publish a child bundle; returns its version.
+
+    Under torchrun each rank encodes a contiguous slice of the items and rank 0 gathers them,
+    builds the index and publishes (the other ranks return None).
 
     `items_table` (raw, index = item id, the schema's feature columns) replaces or adds items:
     rows are encoded with the bundle's own codecs (unseen ids -> OOV row). Items that the live
@@ -59,10 +63,18 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
         keep = ~pd.Index(live.items.ids).isin(updated.ids)
         items = live.items.take(np.flatnonzero(keep)).concat(updated)
         log.info("refresh: %d items updated or added, %d kept", len(updated), int(keep.sum()))
+    ranks, _ = join("cpu")
+    try:
+        mine = shard_in_order(torch.arange(len(items)), ranks).numpy()
+        vectors = gather_on_main(item_vectors(live.model, items.take(mine),
+                                              progress=progress and ranks.is_main), ranks)
+    finally:
+        leave(ranks)
+    if vectors is None:  # not rank 0
+        return None
     content = BundleContent(
         model=live.model, user_codec=live.user_codec, item_codec=live.item_codec,
-        users=live.users, items=items,
-        item_vectors=item_vectors(live.model, items, progress=progress),
+        users=live.users, items=items, item_vectors=vectors,
     )
     return publish_bundle(artifacts, content, metrics=live.manifest.get("metrics"),
                           parent=live.version,

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from model.inputs import Batch
 from training.dataset import BatchSource
-from training.distributed import SINGLE, Ranks, broadcast_buffers, from_main, gather_in_order, wrap
+from training.distributed import SINGLE, Ranks, broadcast_buffers, from_main, gather_on_main, wrap
 from training.metrics import evaluate
 from training.optim import RowwiseAdam, set_sparse_gradients
 
@@ -38,20 +38,20 @@ def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer 
 @torch.no_grad()
 def predict(model: nn.Module, source: BatchSource, batch_size: int,
             ranks: Ranks = SINGLE) -> np.ndarray:
-    """Probabilities for every row of `source`, in row order, with the model in eval mode; in a
-    data-parallel job each rank scores its part and all get the whole."""
+    """Probabilities of the rows of `source` in row order (in a data-parallel job, of this
+    rank's contiguous part), with the model in eval mode."""
     model.eval()
     logits = [model(batch).logit for batch in source.batches(batch_size, ranks=ranks)]
-    mine = torch.sigmoid(torch.cat(logits)).cpu().numpy() if logits else np.empty(0, np.float32)
-    return gather_in_order(mine, ranks)
+    return torch.sigmoid(torch.cat(logits)).cpu().numpy() if logits else np.empty(0, np.float32)
 
 
 def score_split(model: nn.Module, source: BatchSource, batch_size: int,
                 ranks: Ranks = SINGLE) -> dict[str, float]:
-    """AUC, logloss and GAUC over the whole split: computed by rank 0, the same on every rank."""
-    prob = predict(model, source, batch_size, ranks)
+    """AUC, logloss and GAUC over the whole split: each rank scores its part, rank 0 computes
+    the metrics, every rank gets them."""
+    prob = gather_on_main(predict(model, source, batch_size, ranks), ranks)
     metrics = (evaluate(source.label.cpu().numpy(), prob, source.user_keys())
-               if ranks.is_main else None)
+               if prob is not None else None)
     return from_main(metrics, ranks)
 
 
