@@ -17,13 +17,19 @@ Series (GET /metrics):
     inttower_bundle_age_seconds                   now - the live bundle's created_at
     inttower_reloads_total                        bundles swapped in (the first load included)
     inttower_reload_failures_total                bundles refused: the old one kept serving
-With several uvicorn workers every process keeps its own series (no multiprocess mode).
+With several uvicorn workers (`inttower serve --workers N`) the series live in prometheus_client's
+multiprocess mode: each worker writes its values to files in PROMETHEUS_MULTIPROC_DIR (the server
+makes and clears that folder, service.server), and /metrics, on whichever worker answers it, reads
+them all: counters and histograms summed over the workers, inttower_model_info 1 for each version
+a live worker serves, the bundle age as the answering worker last saw it. The process_* series
+(CPU, memory of one process) are left out there: they would describe one worker of N.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import os
 import time
 from collections.abc import Mapping
 
@@ -33,10 +39,12 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    Info,
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
 
 # Upper bounds of the candidate-count buckets; the label is "<=10", ..., ">10000".
 CANDIDATE_BOUNDS = (10, 100, 1_000, 10_000)
@@ -55,7 +63,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
+        self._multiprocess = MULTIPROCESS_DIR in os.environ
+        if not self._multiprocess:
+            ProcessCollector(registry=self.registry)
         reg = self.registry
         self.latency = Histogram("inttower_request_seconds", "Scoring request time in the handler",
                                  ["route", "candidates"], buckets=LATENCY_BUCKETS, registry=reg)
@@ -68,9 +78,11 @@ class Metrics:
         self.unknown_items = Counter("inttower_unknown_items", "Unknown /score candidates",
                                      registry=reg)
         self.errors = Counter("inttower_errors", "Error responses", ["status"], registry=reg)
-        self.model = Info("inttower_model", "The live bundle", registry=reg)
+        self.model = Gauge("inttower_model_info", "The live bundle: 1 for the version served",
+                           ["version"], multiprocess_mode="livemax", registry=reg)
         self.bundle_age = Gauge("inttower_bundle_age_seconds", "Age of the live bundle",
-                                registry=reg)
+                                multiprocess_mode="livemostrecent", registry=reg)
+        self._live: tuple[str, float] | None = None  # version and created_at of the live bundle
         self.reloads = Counter("inttower_reloads", "Bundles swapped in", registry=reg)
         self.reload_failures = Counter("inttower_reload_failures",
                                        "Bundles refused; the previous one kept serving",
@@ -90,9 +102,18 @@ class Metrics:
 
     def bundle_loaded(self, version: str, created_at: float) -> None:
         """A new bundle is live; `created_at` is its creation time (epoch seconds)."""
-        self.model.info({"version": version})
-        self.bundle_age.set_function(lambda: time.time() - created_at)
+        if self._live is not None:
+            self.model.labels(self._live[0]).set(0)  # what other workers' files read as gone
+            self.model.remove(self._live[0])
+        self.model.labels(version).set(1)
+        self._live = (version, created_at)
         self.reloads.inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self._live is not None:
+            self.bundle_age.set(time.time() - self._live[1])
+        if not self._multiprocess:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker)
+        return generate_latest(every_worker)

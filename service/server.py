@@ -10,11 +10,17 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from service.metrics import MULTIPROCESS_DIR
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,9 +46,32 @@ def serve(host: str, port: int, workers: int = 1, access_log: bool = True,
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
     log.info("serving %s on http://%s:%d (%s, %d worker(s))", settings.artifacts, host, port,
              settings.device, workers)
-    uvicorn.run(app, factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", access_log=access_log, log_config=_log_config(),
-                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
+    with _shared_metrics(workers):
+        uvicorn.run(app, factory=True, host=host, port=port, workers=workers,
+                    loop="uvloop", http="httptools", access_log=access_log,
+                    log_config=_log_config(), timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
+
+
+@contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, the folder their metrics share (service.metrics): the one
+    PROMETHEUS_MULTIPROC_DIR names, emptied of an earlier run's files, or a fresh temporary one,
+    removed at exit. The workers inherit the variable."""
+    if workers == 1:
+        yield
+        return
+    given = os.environ.get(MULTIPROCESS_DIR)
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="inttower-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):  # counts of an earlier run are not this run's
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(folder)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+            del os.environ[MULTIPROCESS_DIR]
 
 
 def _log_config() -> dict[str, Any]:

@@ -7,10 +7,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from training.trainer import TrainResult
 
@@ -25,15 +28,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_the_cli_serves_the_published_bundle(trained: TrainResult, trained_artifacts: Path,
-                                             tmp_path: Path) -> None:
+@contextmanager
+def _serving(artifacts: Path, log_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
+    """`inttower serve` on a free port until ready; yields its base URL. Stopped with SIGTERM on
+    exit, which must end it cleanly."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "server.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "inttower.cli", "serve", "--artifacts", str(trained_artifacts),
-             "--port", str(port), "--no-access-log"],
+            [sys.executable, "-m", "inttower.cli", "serve", "--artifacts", str(artifacts),
+             "--port", str(port), "--no-access-log", *options],
             stdout=log, stderr=subprocess.STDOUT,
         )
     try:
@@ -47,16 +51,7 @@ def test_the_cli_serves_the_published_bundle(trained: TrainResult, trained_artif
             except httpx2.TransportError:
                 pass  # not listening yet
             time.sleep(0.2)
-
-        items = [str(i) for i in trained.data.items.ids[:3]]
-        response = httpx2.post(f"{base}/score", timeout=10,
-                               json={"user_id": str(trained.data.users.ids[0]),
-                                     "candidate_ids": items})
-        assert response.status_code == 200
-        body = response.json()
-        assert body["model_version"] == trained.version
-        assert body["item_ids"] == items
-        assert len(body["scores"]) == 3
+        yield base
     finally:
         server.send_signal(signal.SIGTERM)  # uvicorn's graceful shutdown: the lifespan ends
         try:
@@ -67,3 +62,35 @@ def test_the_cli_serves_the_published_bundle(trained: TrainResult, trained_artif
     # uvicorn re-raises the signal after its graceful shutdown, so -SIGTERM is a clean exit too.
     assert code in (0, -signal.SIGTERM), log_path.read_text()
     assert "Application shutdown complete" in log_path.read_text()
+
+
+def test_the_cli_serves_the_published_bundle(trained: TrainResult, trained_artifacts: Path,
+                                             tmp_path: Path) -> None:
+    with _serving(trained_artifacts, tmp_path / "server.log") as base:
+        items = [str(i) for i in trained.data.items.ids[:3]]
+        response = httpx2.post(f"{base}/score", timeout=10,
+                               json={"user_id": str(trained.data.users.ids[0]),
+                                     "candidate_ids": items})
+        assert response.status_code == 200
+        body = response.json()
+        assert body["model_version"] == trained.version
+        assert body["item_ids"] == items
+        assert len(body["scores"]) == 3
+
+
+def test_two_workers_report_the_requests_of_both(trained: TrainResult, trained_artifacts: Path,
+                                                  tmp_path: Path) -> None:
+    request = {"user_id": str(trained.data.users.ids[0]),
+               "candidate_ids": [str(i) for i in trained.data.items.ids[:5]]}
+    with _serving(trained_artifacts, tmp_path / "server.log", "--workers", "2") as base:
+        for _ in range(100):  # a connection each: the kernel spreads them over both workers
+            assert httpx2.post(f"{base}/score", json=request, timeout=10).status_code == 200
+        families = {f.name: f for f in text_string_to_metric_families(
+            httpx2.get(f"{base}/metrics", timeout=10).text)}
+    scored = sum(s.value for s in families["inttower_request_seconds"].samples
+                 if s.name == "inttower_request_seconds_count" and s.labels["route"] == "score")
+    assert scored == 100
+    served = {s.labels["version"]: s.value for s in families["inttower_model_info"].samples}
+    assert served == {trained.version: 1}
+    assert sum(s.value for s in families["inttower_reloads"].samples
+               if s.name == "inttower_reloads_total") == 2  # one first load per worker

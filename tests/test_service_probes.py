@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.metrics import candidate_bucket
+from service.metrics import Metrics, candidate_bucket
 from training.trainer import TrainResult
 
 
@@ -64,3 +64,12 @@ def test_the_openapi_page_documents_the_request_bodies_with_examples(client: Tes
     assert "candidate_ids" in body["schema"]["properties"]
     assert "/recommend" in spec["paths"]
     assert "/admin/reload" not in spec["paths"]  # no token configured
+
+
+def test_model_info_names_only_the_version_now_served() -> None:
+    metrics = Metrics()
+    metrics.bundle_loaded("v1", created_at=1.0)
+    metrics.bundle_loaded("v2", created_at=2.0)
+    info = [s for family in text_string_to_metric_families(metrics.render().decode())
+            for s in family.samples if s.name == "inttower_model_info"]
+    assert [(s.labels["version"], s.value) for s in info] == [("v2", 1.0)]
