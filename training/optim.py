@@ -8,7 +8,7 @@ while Adam keeps the dense parameters (MLPs, projections, BatchNorm, the bias).
 
 SparseAdam is "lazy" Adam: a row's moments move only on the steps that look it up, which is how
 production recommenders train their id tables. Validation AUC stays within noise of dense Adam
-(docs/benchmarks/train-cpu.md has the comparison).
+(the README's "Scaling out" section has the comparison).
 """
 
 from __future__ import annotations
