@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.distributed.nn as dist_nn
 from torch import Tensor, nn
 
 log = logging.getLogger(__name__)
@@ -119,17 +118,15 @@ def from_main(value: Any, ranks: Ranks) -> Any:
 
 def gather_batch(x: Tensor, ranks: Ranks) -> tuple[Tensor, int]:
     """Every rank's `x` (B, ...) concatenated in rank order, (world*B, ...), and the offset of
-    this rank's rows in it. The gather is differentiable: each rank's rows receive the gradient
-    of every rank's loss (the backward sums them across ranks), so with DDP's averaging the job
-    steps as one process would on the global batch. B must be the same on every rank
-    (shard_of_epoch makes it so), and every rank must take part, in its forward and backward."""
+    this rank's rows in it. Only this rank's rows carry gradient; the others are constants. (A
+    differentiable gather, whose backward is an all-to-all beside DDP's all-reduce on the same
+    gloo group, crashed a rank intermittently: "malloc(): unaligned tcache chunk".) B must be
+    the same on every rank (shard_of_epoch makes it so)."""
     if not ranks.distributed:
         return x, 0
-    if x.requires_grad:
-        parts = list(dist_nn.all_gather(x))
-    else:
-        parts = [torch.empty_like(x) for _ in range(ranks.world)]
-        dist.all_gather(parts, x.contiguous())
+    parts = [torch.empty_like(x) for _ in range(ranks.world)]
+    dist.all_gather(parts, x.detach().contiguous())
+    parts[ranks.rank] = x
     return torch.cat(parts), ranks.rank * len(x)
 
 
