@@ -77,6 +77,10 @@ def train(
     embed_dim: int | None = None,
     cir_weight: float | None = None,
     device: str = "cpu",
+    sparse_embeddings: Annotated[bool, typer.Option(
+        "--sparse-embeddings/--dense-embeddings",
+        help="Embedding tables with sparse gradients and SparseAdam: the step costs what the "
+             "batch looks up, not the vocabulary.")] = True,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Train and score only.")] = False,
     progress: bool = True,
 ) -> None:
@@ -96,7 +100,7 @@ def train(
                         history_len=history_len),
         model=overrides, loss=loss,
         fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
-                      progress=progress),
+                      sparse_embeddings=sparse_embeddings, progress=progress),
         artifacts=None if no_publish else artifacts, device=device,
     )
     result = run_training(config)

@@ -79,22 +79,15 @@ class FitResult:
         return self.history[self.best_epoch - 1]
 
 
-def _sparse_tables(config: FitConfig, ranks: Ranks) -> bool:
-    if config.sparse_embeddings and ranks.backend == "nccl":
-        log.warning("NCCL does not all-reduce sparse gradients: dense embedding tables and Adam")
-        return False
-    return config.sparse_embeddings
-
-
 def fit(model: nn.Module, train: BatchSource, valid: BatchSource, objective: Objective,
         config: FitConfig, ranks: Ranks = SINGLE) -> FitResult:
     """Adam (row-wise on the embedding tables), shuffled epochs, early stopping on validation AUC;
     leaves the best weights loaded. In a data-parallel job (`ranks`), `config.batch_size` is the
     global batch: each rank steps on its share of it, and every rank takes the same decisions
     from the same gathered metrics."""
-    set_sparse_gradients(model, _sparse_tables(config, ranks))
+    set_sparse_gradients(model, config.sparse_embeddings)
     trained = wrap(model, ranks, str(train.device))  # what the steps call; shares the weights
-    optimizer = RowwiseAdam(model, config.lr)
+    optimizer = RowwiseAdam(model, config.lr, ranks)
     batch_size = -(-config.batch_size // ranks.world)
     generator = torch.Generator().manual_seed(config.seed)
     best_auc, best_state, best_epoch = -1.0, None, 0

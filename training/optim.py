@@ -18,6 +18,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from training.distributed import SINGLE, Ranks, average_sparse_gradients
+
 
 def embedding_tables(model: nn.Module) -> Iterator[nn.Embedding]:
     return (m for m in model.modules() if isinstance(m, nn.Embedding))
@@ -32,20 +34,23 @@ def set_sparse_gradients(model: nn.Module, sparse: bool) -> None:
 
 class RowwiseAdam:
     """SparseAdam for the tables that emit sparse gradients, Adam for every other parameter; the
-    `zero_grad` and `step` of one optimiser."""
+    `zero_grad` and `step` of one optimiser. In a data-parallel job the step first averages the
+    sparse gradients over the ranks (DDP averages the dense ones during backward)."""
 
-    def __init__(self, model: nn.Module, lr: float) -> None:
-        sparse = [t.weight for t in embedding_tables(model) if t.sparse]
-        ids = {id(p) for p in sparse}
+    def __init__(self, model: nn.Module, lr: float, ranks: Ranks = SINGLE) -> None:
+        self.sparse = [t.weight for t in embedding_tables(model) if t.sparse]
+        ids = {id(p) for p in self.sparse}
         dense = [p for p in model.parameters() if id(p) not in ids]
+        self.ranks = ranks
         self.optimizers: list[torch.optim.Optimizer] = [torch.optim.Adam(dense, lr=lr)]
-        if sparse:
-            self.optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
+        if self.sparse:
+            self.optimizers.append(torch.optim.SparseAdam(self.sparse, lr=lr))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=set_to_none)
 
     def step(self) -> None:
+        average_sparse_gradients(self.sparse, self.ranks)
         for optimizer in self.optimizers:
             optimizer.step()
