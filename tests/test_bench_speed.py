@@ -15,6 +15,7 @@ from training.bench.floor import create_floor_app
 from training.bench.kernel import KernelConfig, run_kernel
 from training.bench.serve import ServeConfig, run_serve
 from training.bench.speed_report import write_results
+from training.bench.train import Synthetic, TrainBenchConfig, run_train
 from training.trainer import TrainResult
 
 
@@ -59,3 +60,20 @@ def test_the_serve_benchmark_drives_the_cli_server_and_the_floor(
     assert saved["training"]["steps"] == 2 and saved["training"]["samples_per_s"] > 0
     assert "## /score vs the framework floor" in markdown_path.read_text()
     assert "## Known users: cached heads vs fresh features" in markdown_path.read_text()
+
+
+def test_the_training_benchmark_compares_catalogues_in_fresh_processes(tmp_path: Path) -> None:
+    small, large = Synthetic(200, 100, 3_000), Synthetic(400, 300, 3_000)
+    doc = run_train(TrainBenchConfig(work=tmp_path / "work", datasets=(), synthetic=(small, large),
+                                     steps=2))
+    json_path, markdown_path = write_results(doc, tmp_path / "out")
+    assert json_path.name == "train-cpu.json"
+    runs = json.loads(json_path.read_text())["runs"]
+    assert [(r["source"], r["mode"]) for r in runs] == [
+        (s.name, mode) for s in (small, large) for mode in ("dense", "sparse")]
+    assert [r["slowdown_vs_reference"] for r in runs[:2]] == [1.0, 1.0]
+    for run in runs:
+        assert run["samples_per_s"] > 0 and run["peak_rss_mb"] >= run["data_peak_rss_mb"] > 0
+        assert run["encoded_mb"] > 0 and run["parameters_mb"] > 0
+    assert [g["goal"].split(":")[0] for g in doc["goals"]] == [large.name]
+    assert f"slowdown vs {small.name}" in markdown_path.read_text()

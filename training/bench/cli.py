@@ -12,9 +12,10 @@ from training.bench import speed_cli
 
 bench_app = typer.Typer(no_args_is_help=True,
                         help="Benchmarks: model quality against the baselines and ablations; "
-                             "serving speed (kernel, serve).")
+                             "serving and training speed (kernel, serve, train).")
 bench_app.command("kernel")(speed_cli.kernel)
 bench_app.command("serve")(speed_cli.serve)
+bench_app.command("train")(speed_cli.train)
 
 
 def _seeds(given: list[int], extra: list[str]) -> tuple[int, ...]:

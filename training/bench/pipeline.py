@@ -4,9 +4,10 @@ of the default configuration)."""
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import chain, count, islice
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from model.inttower import IntTower
 from model.losses import LossConfig
 from training.dataset import BatchSource
 from training.export import item_vectors
+from training.features import EncodedData, RowHistory
 from training.fetch import FetchError
 from training.loop import FitConfig, train_step
 from training.objectives import inttower_objective
@@ -60,6 +62,28 @@ def refresh_rate(artifacts: Path, repeats: int = 3) -> dict[str, Any]:
             "items_per_s": rates[f"items_per_s_{default}_threads"]}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _megabytes(arrays: Iterable[Any]) -> float:
+    return sum(a.nbytes for a in arrays if a is not None) / 2**20
+
+
+def _history(history: RowHistory | None) -> tuple[np.ndarray, ...]:
+    return (history.tokens, history.end, history.length) if history else ()
+
+
+def _encoded_mb(data: EncodedData) -> float:
+    """The encoded user and item tables and interaction rows, as the batches read them."""
+    tables = [a for t in (data.users, data.items) for a in (t.cat, t.num, *t.seq)]
+    rows = [a for split in data.splits.values()
+            for a in (split.user_row, split.item_row, split.user_num, split.item_num, split.label,
+                      *(_history(split.history)))]
+    return _megabytes(tables + rows)
+
+
 def training_rate(source: DataConfig, steps: int, device: str,
                   sparse_embeddings: bool = True) -> dict[str, Any]:
     """Samples per second of the default IntTower configuration on the train split of `source`
@@ -69,6 +93,8 @@ def training_rate(source: DataConfig, steps: int, device: str,
         schema, data = prepare_data(source)
     except FetchError as exc:  # offline and not cached
         return {"dataset": dataset, "skipped": str(exc)}
+    memory = {"train_rows": len(data.splits["train"]), "data_peak_rss_mb": peak_rss_mb(),
+              "encoded_mb": _encoded_mb(data)}
     batch_size = FitConfig().batch_size
     torch.manual_seed(0)
     model = IntTower(ModelConfig(user=data.user_codec.spec, item=data.item_codec.spec))
@@ -87,6 +113,10 @@ def training_rate(source: DataConfig, steps: int, device: str,
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    return {"dataset": schema.name, "batch_size": batch_size, "steps": steps,
+    states = [v for o in optimizer.optimizers for state in o.state.values() for v in state.values()
+              if isinstance(v, torch.Tensor)]
+    memory |= {"parameters_mb": _megabytes(model.parameters()),
+               "optimizer_state_mb": _megabytes(states)}
+    return {"dataset": schema.name, **memory, "batch_size": batch_size, "steps": steps,
             "torch_threads": torch.get_num_threads(), "sparse_embeddings": sparse_embeddings,
             "samples_per_s": steps * batch_size / seconds}

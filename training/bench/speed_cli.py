@@ -1,5 +1,5 @@
-"""`inttower bench kernel` and `inttower bench serve`: thin typer commands over
-training.bench.kernel and training.bench.serve; both write docs/benchmarks/<name>-<device>.*"""
+"""`inttower bench kernel`, `serve` and `train`: thin typer commands over training.bench.kernel,
+serve and train; each writes docs/benchmarks/<name>-<device>.*"""
 
 from __future__ import annotations
 
@@ -82,3 +82,33 @@ def serve(
                          train_dataset=train_dataset, train_schema=train_schema,
                          train_steps=train_steps)
     _report(run_serve(config), out)
+
+
+def train(
+    work: Annotated[Path | None, typer.Option(
+        help="Where the synthetic data is generated once and kept (default: "
+             "$INTTOWER_DATA_HOME/bench, else ~/.cache/inttower/bench).")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(
+        help="Built-in datasets, repeatable (default ml-1m); the first is the reference.")] = None,
+    synthetic: Annotated[list[str] | None, typer.Option(
+        help="Synthetic catalogues USERS:ITEMS:INTERACTIONS, repeatable (default "
+             "500000:200000:5000000).")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Steps timed per run.")] = 40,
+    dense: Annotated[bool, typer.Option(help="Also measure dense tables and Adam.")] = True,
+    device: DeviceOpt = "cpu",
+    out: OutOpt = RESULTS,
+) -> None:
+    """Training samples/s and peak RSS per dataset, sparse tables against dense ones."""
+    from training.bench.train import Synthetic, TrainBenchConfig, run_train
+    from training.fetch import data_home
+
+    try:
+        catalogues = tuple(Synthetic(*map(int, s.split(":"))) for s in synthetic or
+                           ["500000:200000:5000000"])
+    except (TypeError, ValueError) as exc:
+        raise typer.BadParameter("USERS:ITEMS:INTERACTIONS, three integers",
+                                 param_hint="--synthetic") from exc
+    config = TrainBenchConfig(work=work or data_home() / "bench", datasets=tuple(dataset or
+                              ["ml-1m"]), synthetic=catalogues, steps=steps, device=device,
+                              modes=("dense", "sparse") if dense else ("sparse",))
+    _report(run_train(config), out)

@@ -15,7 +15,8 @@ def write_results(document: Doc, out: Path) -> tuple[Path, Path]:
     stem = f"{document['benchmark']}-{document['machine']['device'].split(':')[0]}"
     json_path, markdown_path = out / f"{stem}.json", out / f"{stem}.md"
     json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    render = render_kernel if document["benchmark"] == "kernel" else render_serve
+    render = {"kernel": render_kernel, "serve": render_serve,
+              "train": render_train}[document["benchmark"]]
     markdown_path.write_text(render(document), encoding="utf-8")
     return json_path, markdown_path
 
@@ -42,7 +43,7 @@ def cpu_goal(device: str, met: bool) -> bool | None:
 def _goals(doc: Doc) -> list[str]:
     verdict = {True: "met", False: "**not met**", None: "n/a: a CPU goal"}
     rows = [[g["goal"], g["target"], g["measured"], verdict[g["met"]]] for g in doc["goals"]]
-    return ["", "## Goals (issue 5)", "", *_table(["Goal", "Target", "Measured", ""], rows)]
+    return ["", "## Goals", "", *_table(["Goal", "Target", "Measured", ""], rows)]
 
 
 def render_kernel(doc: Doc) -> str:
@@ -118,4 +119,24 @@ def render_serve(doc: Doc) -> str:
         lines.append(f"- Training throughput, default config on {t['dataset']}: "
                      f"{t['samples_per_s']:,.0f} samples/s (batch {t['batch_size']}, "
                      f"{t['steps']} steps, {t['torch_threads']} torch threads).")
+    return "\n".join([*lines, *_goals(doc)]) + "\n"
+
+
+def render_train(doc: Doc) -> str:
+    reference = doc["config"]["reference"]
+    header = ["Data", "train rows", "tables", "samples/s", f"slowdown vs {reference}",
+              "peak RSS MB", "after data MB", "encoded rows MB", "weights MB", "optimiser MB"]
+    rows = [[r["source"], "–", r["mode"], f"skipped: {r['skipped']}", *["–"] * 6]
+            if "skipped" in r else
+            [r["source"], f"{r['train_rows']:,}", r["mode"], f"{r['samples_per_s']:,.0f}",
+             "–" if r["slowdown_vs_reference"] is None else f"{r['slowdown_vs_reference']:.2f}x",
+             f"{r['peak_rss_mb']:,.0f}",
+             f"{r['data_peak_rss_mb']:,.0f}", f"{r['encoded_mb']:,.0f}",
+             f"{r['parameters_mb']:,.0f}", f"{r['optimizer_state_mb']:,.0f}"]
+            for r in doc["runs"]]
+    lines = [*_head(doc, "Speed: training"),
+             f"- {doc['config']['steps']} steps of batch 2,048 timed after 3 warm-up steps, "
+             "batch assembly included; each row a fresh process",
+             "- after data: peak RSS once the split is read and encoded; weights and optimiser: "
+             "the model's parameters and Adam's moments", "", *_table(header, rows)]
     return "\n".join([*lines, *_goals(doc)]) + "\n"
