@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await run_in_threadpool(reloader.stop)
+            metrics.close()
             torch.set_num_threads(threads)
 
     app = FastAPI(

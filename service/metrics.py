@@ -42,7 +42,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
 
@@ -108,6 +108,13 @@ class Metrics:
         self.model.labels(version).set(1)
         self._live = (version, created_at)
         self.reloads.inc()
+
+    def close(self) -> None:
+        """This worker is stopping: in multiprocess mode its gauges leave what /metrics reports
+        (prometheus_client's mark_process_dead), while its counts stay in the sums. A worker
+        killed outright cannot do this: its gauges stay until the server restarts."""
+        if self._multiprocess:
+            mark_process_dead(os.getpid())
 
     def render(self) -> bytes:
         if self._live is not None:

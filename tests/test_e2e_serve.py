@@ -94,3 +94,28 @@ def test_two_workers_report_the_requests_of_both(trained: TrainResult, trained_a
     assert served == {trained.version: 1}
     assert sum(s.value for s in families["inttower_reloads"].samples
                if s.name == "inttower_reloads_total") == 2  # one first load per worker
+
+
+# In a fresh interpreter: prometheus_client picks multiprocess mode from the environment at import.
+_STOPPING_WORKER = """
+from pathlib import Path
+from service.metrics import Metrics
+metrics = Metrics()
+metrics.bundle_loaded("v1", 0.0)
+metrics.reloads.inc()
+live = lambda: sorted(p.name.split("_")[0] + "_" + p.name.split("_")[1]
+                      for p in Path.cwd().glob("*.db"))
+print(live())
+metrics.close()
+print(live())
+"""
+
+
+def test_a_stopping_worker_takes_its_gauges_out_of_the_multiprocess_metrics(
+        tmp_path: Path) -> None:
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).parents[1])}
+    run = subprocess.run([sys.executable, "-c", _STOPPING_WORKER], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True)
+    before, after = run.stdout.splitlines()
+    assert "gauge_livemax" in before and "counter" in before
+    assert "gauge_livemax" not in after and "counter" in after  # counts stay summed
