@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_ADMIN_TOKEN = 16  # characters: an empty or guessable token must not open /admin/reload
 
 
 class Settings(BaseSettings):
@@ -25,3 +27,11 @@ class Settings(BaseSettings):
     user_heads_cache_mb: int = Field(256, ge=0)
     reload_interval_s: float = Field(2.0, gt=0)  # how often the watcher reads CURRENT
     admin_token: SecretStr | None = None  # enables POST /admin/reload (header X-Admin-Token)
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_ADMIN_TOKEN:
+            raise ValueError(f"INTTOWER_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters "
+                             "(unset it to turn /admin/reload off)")
+        return token

@@ -16,18 +16,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
+from inttower.cli import app
 from model import store
 from model.bundle import ITEM_VECTORS
 from service.app import create_app
-from service.settings import Settings
+from service.settings import MIN_ADMIN_TOKEN, Settings
 from training.export import read_items_update, refresh_items
 from training.trainer import TrainResult
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.05
-TOKEN = "s3cret"
+TOKEN = "s3cret-of-16-chars"
 
 
 def _serve(artifacts: Path, **settings: Any) -> TestClient:
@@ -209,6 +211,15 @@ def test_no_request_fails_while_a_new_bundle_goes_live(
 def admin(artifacts_copy: Path) -> Iterator[TestClient]:
     with _serve(artifacts_copy, admin_token=TOKEN) as client:
         yield client
+
+
+@pytest.mark.parametrize("token", ["", "short"])
+def test_the_server_refuses_to_start_with_an_empty_or_short_admin_token(
+        token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTTOWER_ADMIN_TOKEN", token)
+    result = CliRunner().invoke(app, ["serve", "--artifacts", str(tmp_path)])
+    assert result.exit_code != 0
+    assert f"at least {MIN_ADMIN_TOKEN} characters" in result.output
 
 
 def test_admin_reload_does_not_exist_without_a_configured_token(client: TestClient) -> None:
