@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from model import store
 from model.bundle import load_bundle
@@ -58,7 +60,8 @@ class Reloader:
                 self._metrics.reload_failures.inc()
                 log.error("refused bundle %s, still serving %s: %s", version, live, exc,
                           exc_info=not isinstance(exc, store.BundleError))
-                raise BundleRefused(f"bundle {version} refused: {exc}") from exc
+                raise BundleRefused(f"bundle {version} refused: "
+                                    f"{_relative(exc, self._settings.artifacts)}") from exc
             self.scorer = scorer  # the swap
             _settle_heap()
             self._refused = None
@@ -94,6 +97,15 @@ class Reloader:
                 pass  # logged and counted by check()
             except Exception:  # e.g. an unreadable CURRENT: keep watching
                 log.exception("bundle watcher: checking %s failed", self._settings.artifacts)
+
+
+def _relative(exc: Exception, artifacts: Path) -> str:
+    """`exc`'s message with paths inside the store written relative to it: what /admin/reload
+    tells a client names the store's files, not this machine's folders."""
+    message = str(exc)
+    for root in (artifacts.resolve(), artifacts):
+        message = message.replace(f"{root}{os.sep}", "")
+    return message
 
 
 def _settle_heap() -> None:

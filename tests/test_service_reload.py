@@ -165,6 +165,8 @@ def test_a_forced_reload_retries_a_refused_bundle_once_it_is_repaired(
         refused = client.post("/admin/reload", headers={"x-admin-token": TOKEN})
         assert refused.status_code == 409
         assert refused.json()["detail"].startswith(f"bundle {built} refused")
+        assert f"bundles/{built}: item_vectors.npy" in refused.json()["detail"]
+        assert str(artifacts_copy) not in refused.json()["detail"]  # relative to the store
 
         shutil.copy2(store.bundle_path(staging, built) / ITEM_VECTORS, target / ITEM_VECTORS)
         response = client.post("/admin/reload", headers={"x-admin-token": TOKEN})
