@@ -16,6 +16,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from service.errors import (
     BodyTooLarge,
@@ -40,12 +41,15 @@ STATUS: dict[type[ServiceError], int] = {
     NotReady: 503,
 }
 RETRY_AFTER_S = "2"  # what a 503 asks clients to wait: about one reload poll
+# nginx's "client closed request": written to no one (the client is gone), and not a 5xx.
+CLIENT_CLOSED_REQUEST = 499
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _internal_error)
 
 
@@ -77,6 +81,13 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> Res
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     return error_response(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    request.app.state.metrics.client_disconnects.inc()
+    log.info("%s %s: the client disconnected before its body arrived", request.method,
+             request.url.path)
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

@@ -13,6 +13,7 @@ Series (GET /metrics):
                                                   user tower ran, on fresh features if sent)
     inttower_unknown_items_total                  /score candidates outside the bundle
     inttower_errors_total{status}                 error responses by HTTP status
+    inttower_client_disconnects_total             clients gone before their body arrived
     inttower_model_info{version}                  the live bundle version
     inttower_bundle_age_seconds                   now - the live bundle's created_at
     inttower_reloads_total                        bundles swapped in (the first load included)
@@ -78,6 +79,9 @@ class Metrics:
         self.unknown_items = Counter("inttower_unknown_items", "Unknown /score candidates",
                                      registry=reg)
         self.errors = Counter("inttower_errors", "Error responses", ["status"], registry=reg)
+        self.client_disconnects = Counter(
+            "inttower_client_disconnects", "Requests whose client left before sending the whole "
+            "body: no response, and not an error of the server", registry=reg)
         self.model = Gauge("inttower_model_info", "The live bundle: 1 for the version served",
                            ["version"], multiprocess_mode="livemax", registry=reg)
         self.bundle_age = Gauge("inttower_bundle_age_seconds", "Age of the live bundle",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 
@@ -127,3 +129,32 @@ def test_an_unexpected_failure_is_a_500_that_does_not_echo_the_exception(
     assert response.json() == {"detail": "internal error; request id req-42"}
     assert response.headers["x-request-id"] == "req-42"
     assert "req-42" in caplog.text and "secret detail" in caplog.text  # logged, not sent
+
+
+def test_a_client_gone_mid_body_is_counted_apart_not_as_a_server_error(
+        client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    metrics = client.app.state.metrics
+    errors_before = sum(s.value for m in metrics.errors.collect() for s in m.samples
+                        if s.name == "inttower_errors_total")
+    chunks = iter([{"type": "http.request", "body": b'{"user_id": "u1", "cand', "more_body": True},
+                   {"type": "http.disconnect"}])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(chunks)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/score", "raw_path": b"/score",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
+             "server": ("testserver", 80), "headers": [(b"content-length", b"200")]}
+    anyio.run(client.app, scope, receive, send)
+    assert sent[0]["status"] == 499
+    assert metrics.client_disconnects._value.get() == 1
+    assert sum(s.value for m in metrics.errors.collect() for s in m.samples
+               if s.name == "inttower_errors_total") == errors_before  # no 5xx, no error count
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len([r for r in caplog.records if "disconnected" in r.getMessage()]) == 1
