@@ -103,11 +103,18 @@ def set_current(artifacts: Path, version: str) -> None:
 
 
 def current_version(artifacts: Path) -> str | None:
+    """The version CURRENT names; None before the first publish. BundleError for an empty or
+    undecodable CURRENT (publishers replace it whole, so that is damage); OSError if unreadable."""
     path = Path(artifacts) / CURRENT
     try:
-        return path.read_text().strip() or None
+        version = path.read_bytes().decode().strip()
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{CURRENT} is not UTF-8 text: {exc}") from exc
+    if not version:
+        raise BundleError(f"{CURRENT} is empty")
+    return version
 
 
 def bundle_path(artifacts: Path, version: str) -> Path:

@@ -17,7 +17,9 @@ Series (GET /metrics):
     inttower_model_info{version}                  the live bundle version
     inttower_bundle_age_seconds                   now - the live bundle's created_at
     inttower_reloads_total                        bundles swapped in (the first load included)
-    inttower_reload_failures_total                bundles refused: the old one kept serving
+    inttower_reload_failures_total                failed checks: a bundle refused (the old one
+                                                  kept serving) or CURRENT unreadable
+    inttower_live_bundle_on_disk                  0 once the live bundle's folder is gone
 With several uvicorn workers (`inttower serve --workers N`) the series live in prometheus_client's
 multiprocess mode: each worker writes its values to files in PROMETHEUS_MULTIPROC_DIR (the server
 makes and clears that folder, service.server), and /metrics, on whichever worker answers it, reads
@@ -86,6 +88,11 @@ class Metrics:
                            ["version"], multiprocess_mode="livemax", registry=reg)
         self.bundle_age = Gauge("inttower_bundle_age_seconds", "Age of the live bundle",
                                 multiprocess_mode="livemostrecent", registry=reg)
+        # livemin: 0 when any worker's live bundle is gone from the store.
+        self.live_bundle_on_disk = Gauge(
+            "inttower_live_bundle_on_disk", "1 while the live bundle's folder is in the store; "
+            "0: served from memory, a restart could not load it", multiprocess_mode="livemin",
+            registry=reg)
         self._live: tuple[str, float] | None = None  # version and created_at of the live bundle
         self.reloads = Counter("inttower_reloads", "Bundles swapped in", registry=reg)
         self.reload_failures = Counter("inttower_reload_failures",

@@ -114,7 +114,7 @@ async def readyz(request: Request) -> dict[str, Any]:
 @router.get("/model", response_model=ModelResponse, responses={503: {"model": ErrorResponse}})
 async def model(request: Request) -> dict[str, Any]:
     """The live bundle: version, parent, age, sizes, architecture, offline metrics."""
-    return live_scorer(request).summary()
+    return {**live_scorer(request).summary(), "on_disk": request.app.state.reloader.live_on_disk}
 
 
 @router.get("/metrics", response_class=Response)

@@ -159,6 +159,9 @@ class ModelResponse(BaseModel):
     created_at: str
     age_seconds: float
     loaded_at: str
+    # False once the bundle's folder is gone from the store: still served from memory, but a
+    # restarted process could not load it.
+    on_disk: bool
     dataset: str | None
     num_users: int
     num_items: int

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 from inttower.cli import app
 from model import store
-from model.bundle import ITEM_VECTORS
+from model.bundle import ITEM_VECTORS, load_bundle
+from service import reloader
 from service.app import create_app
 from service.settings import MIN_ADMIN_TOKEN, Settings
 from training.export import read_items_update, refresh_items
@@ -145,7 +146,7 @@ def test_a_bad_bundle_is_refused_and_the_old_one_keeps_serving(
         assert client.get("/readyz").status_code == 200
         assert _live(client) == old
         assert _score(client).json()["model_version"] == old
-        assert f"refused bundle {name}, still serving {old}" in caplog.text
+        assert f"bundle {name} refused: " in caplog.text and f"still serving {old}" in caplog.text
         time.sleep(10 * POLL_S)  # a refused version is not retried on every poll
         assert _metric(client, "inttower_reload_failures_total") == 1
 
@@ -240,3 +241,60 @@ def test_admin_reload_with_nothing_new_changes_nothing(admin: TestClient) -> Non
     response = admin.post("/admin/reload", headers={"x-admin-token": TOKEN})
     assert response.json() == {"model_version": live, "previous_version": live,
                                "reloaded": False}
+
+
+def _write_current(artifacts: Path, content: bytes) -> None:
+    tmp = artifacts / ".CURRENT.test"
+    tmp.write_bytes(content)
+    os.replace(tmp, artifacts / store.CURRENT)
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"", "CURRENT is empty"),
+    (b"\xff\xfe20261203", "CURRENT is not UTF-8 text"),
+    (None, "Is a directory"),  # unreadable: the OSError of reading it
+])
+def test_every_failed_check_of_current_is_counted_and_a_repeat_logged_once(
+    artifacts_copy: Path, caplog: pytest.LogCaptureFixture, content: bytes | None, reason: str
+) -> None:
+    with _serve(artifacts_copy) as client:
+        old = _live(client)
+        if content is None:
+            (artifacts_copy / store.CURRENT).unlink()
+            (artifacts_copy / store.CURRENT).mkdir()
+        else:
+            _write_current(artifacts_copy, content)
+        _wait_for(lambda: _metric(client, "inttower_reload_failures_total") >= 5)
+        assert _live(client) == old
+    lines = [r for r in caplog.records if reason in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None  # one line, no traceback per poll
+
+
+def test_a_bundle_refused_for_an_io_error_is_retried_with_backoff(
+    artifacts_copy: Path, publish_new: Callable[[Path], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = iter([PermissionError("permission denied: item_vectors.npy")] * 2)
+
+    def flaky_load(path: Path, device: str) -> Any:
+        if (failure := next(failures, None)) is not None:
+            raise failure
+        return load_bundle(path, device)
+
+    with _serve(artifacts_copy) as client:
+        monkeypatch.setattr(reloader, "load_bundle", flaky_load)
+        monkeypatch.setattr(reloader, "RETRY_FIRST_S", 0.2)
+        new = publish_new(artifacts_copy)
+        _wait_for(lambda: _live(client) == new, timeout_s=10)
+        assert _metric(client, "inttower_reload_failures_total") == 2
+
+
+def test_model_and_a_gauge_say_when_the_live_bundle_is_gone_from_disk(
+        artifacts_copy: Path) -> None:
+    with _serve(artifacts_copy) as client:
+        live = _live(client)
+        assert client.get("/model").json()["on_disk"] is True
+        assert _metric(client, "inttower_live_bundle_on_disk") == 1
+        shutil.rmtree(store.bundle_path(artifacts_copy, live))
+        _wait_for(lambda: client.get("/model").json()["on_disk"] is False)
+        assert _metric(client, "inttower_live_bundle_on_disk") == 0
+        assert _score(client).json()["model_version"] == live  # still served from memory
