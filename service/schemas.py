@@ -1,9 +1,10 @@
 """Request and response bodies of the HTTP API (SPEC §5), named by direction, with their limits.
 
-Ids are strings. JSON integers are accepted and become their decimal string; any other JSON type
-is refused with a 422 naming the field. Limits that depend on the deployment (candidates per
-request, body bytes) live in `service.settings` and are enforced by the scorer and the body-size
-middleware; static limits are declared here.
+Ids are strings. JSON integers are accepted and become their decimal string (the OpenAPI schema
+declares both); any other JSON type is refused with a 422 naming the field. Counts (k, top_k)
+are integers, 84.0 included, as JSON Schema counts integers. Limits that depend on the deployment
+(candidates per request, body bytes) live in `service.settings` and are enforced by the scorer
+and the body-size middleware; static limits are declared here.
 """
 
 from __future__ import annotations
@@ -67,10 +68,26 @@ def _validate_ids(value: object, handler: ValidatorFunctionWrapHandler) -> objec
         return handler(_coerce_ids(value))
 
 
+# What the schema declares: a string, or an integer that is read as its decimal string (an
+# integer of up to MAX_ID_CHARS digits, so that the string fits the user id's limit too).
+_INTEGER_ID = {"type": "integer", "minimum": -(10 ** (MAX_ID_CHARS - 1) - 1),
+               "maximum": 10 ** MAX_ID_CHARS - 1}
 UserId = Annotated[str, BeforeValidator(_coerce_id), StringConstraints(min_length=1,
-                                                                       max_length=MAX_ID_CHARS)]
+                                                                       max_length=MAX_ID_CHARS),
+                   WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1,
+                                              "maxLength": MAX_ID_CHARS}, _INTEGER_ID]})]
 # No per-id length check: it would cost a callback per id; the body-size limit bounds them.
-ItemIds = Annotated[list[str], WrapValidator(_validate_ids)]
+ItemIds = Annotated[list[str], WrapValidator(_validate_ids), WithJsonSchema(
+    {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}})]
+
+
+def _integral(value: object) -> object:
+    """84.0 is the integer 84, as JSON Schema counts integers; 84.5 stays a float (refused)."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+# A count: a JSON integer, written with a fraction of zero or not.
+Count = Annotated[int, BeforeValidator(_integral)]
 MAX_HISTORY = 1024  # item ids in a request's history (a model reads its max_len most recent)
 MAX_FEATURE_CHARS = 1024
 
@@ -122,7 +139,7 @@ class ScoreRequest(_Request):
 
     user_id: UserId
     candidate_ids: ItemIds = Field(min_length=1, description="Items to score; duplicates allowed.")
-    top_k: int | None = Field(None, ge=1, description="Return only the best k, best first.")
+    top_k: Count | None = Field(None, ge=1, description="Return only the best k, best first.")
     user_features: UserFeatures | None = None
     strict: bool = Field(False, description="Answer 422 instead of listing unknown candidates.")
 
@@ -139,7 +156,7 @@ class RecommendRequest(_Request):
     model_config = ConfigDict(json_schema_extra={"examples": [RECOMMEND_EXAMPLE]})
 
     user_id: UserId
-    k: int = Field(100, ge=1, le=MAX_K)
+    k: Count = Field(100, ge=1, le=MAX_K)
     exclude_ids: ItemIds = Field(default_factory=list, max_length=MAX_EXCLUDED)
     user_features: UserFeatures | None = None
 

@@ -158,3 +158,28 @@ def test_a_client_gone_mid_body_is_counted_apart_not_as_a_server_error(
                if s.name == "inttower_errors_total") == errors_before  # no 5xx, no error count
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert len([r for r in caplog.records if "disconnected" in r.getMessage()]) == 1
+
+
+def _request_schema(client: TestClient, path: str) -> dict[str, Any]:
+    spec = client.get("/openapi.json").json()
+    return spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+
+def test_the_openapi_schema_declares_ids_as_strings_or_integers(client: TestClient) -> None:
+    fields = _request_schema(client, "/score")["properties"]
+    assert {branch["type"] for branch in fields["user_id"]["anyOf"]} == {"string", "integer"}
+    assert {branch["type"] for branch in fields["candidate_ids"]["items"]["anyOf"]} == {
+        "string", "integer"}
+    recommend = _request_schema(client, "/recommend")["properties"]
+    assert {branch["type"] for branch in recommend["exclude_ids"]["items"]["anyOf"]} == {
+        "string", "integer"}
+
+
+def test_counts_written_with_a_zero_fraction_are_integers(client: TestClient,
+                                                           trained: TrainResult) -> None:
+    user, items = str(trained.data.users.ids[0]), [str(i) for i in trained.data.items.ids[:3]]
+    scored = client.post("/score", json={"user_id": user, "candidate_ids": items, "top_k": 2.0})
+    assert scored.status_code == 200 and len(scored.json()["item_ids"]) == 2
+    assert client.post("/recommend", json={"user_id": user, "k": 84.0}).status_code == 200
+    _refused(client.post("/recommend", json={"user_id": user, "k": 84.5}), 422, "k")
+    _refused(client.post("/recommend", json={"user_id": user, "k": True}), 422, "k")
