@@ -20,6 +20,8 @@ app.add_typer(bench_app, name="bench")
 ArtifactsOpt = Annotated[
     Path, typer.Option("--artifacts", help="Artifacts store (bundles + CURRENT).")
 ]
+VersionOpt = Annotated[str | None, typer.Option(
+    help="Start from this published version (default: the one CURRENT names).")]
 
 
 @app.callback()
@@ -112,6 +114,7 @@ def train(
 def refresh_items_cmd(
     artifacts: ArtifactsOpt = Path("artifacts"),
     items: Annotated[Path | None, typer.Option(help="Updated item table (CSV/Parquet).")] = None,
+    version: VersionOpt = None,
     progress: bool = True,
 ) -> None:
     """Recompute item vectors with the live checkpoint; publish a child bundle; move CURRENT.
@@ -120,12 +123,12 @@ def refresh_items_cmd(
     from training.export import read_items_update, refresh_items
 
     try:
-        table = read_items_update(artifacts, items) if items is not None else None
-        version = refresh_items(artifacts, table, progress=progress)
+        table = read_items_update(artifacts, items, version) if items is not None else None
+        published = refresh_items(artifacts, table, progress=progress, version=version)
     except (BundleError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    if version is not None:  # under torchrun, rank 0 publishes and says so
-        typer.echo(version)
+    if published is not None:  # under torchrun, rank 0 publishes and says so
+        typer.echo(published)
 
 
 @app.command("refresh-users")
@@ -149,8 +152,7 @@ def refresh_users_cmd(
 @app.command()
 def evaluate(
     artifacts: ArtifactsOpt = Path("artifacts"),
-    version: Annotated[str | None, typer.Option(help="A published version (default: CURRENT).")
-                       ] = None,
+    version: VersionOpt = None,
     split: HeldOut = HeldOut.test,
     schema: Annotated[Path | None, typer.Option(
         help="Schema file of your own data (built-in datasets are found by name).")] = None,
@@ -165,9 +167,7 @@ def evaluate(
     from training.fetch import FetchError
 
     try:
-        path = (store.bundle_path(artifacts, version) if version
-                else store.current_path(artifacts))
-        result = evaluate_bundle(load_bundle(path), split, schema)
+        result = evaluate_bundle(load_bundle(store.source_path(artifacts, version)), split, schema)
     except (store.BundleError, FetchError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from exc
     summary = json.dumps(result.summary(), indent=2)

@@ -130,6 +130,47 @@ def current_path(artifacts: Path) -> Path:
     return bundle_path(artifacts, version)
 
 
+def published_versions(artifacts: Path) -> list[str]:
+    """Versions of the complete bundles in the store (sealed by a manifest), oldest first."""
+    root = Path(artifacts) / BUNDLES
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if not p.name.startswith(".") and (p / MANIFEST).is_file())
+
+
+def source_path(artifacts: Path, version: str | None = None) -> Path:
+    """The bundle an offline command starts from: `version`, else the one CURRENT names. When
+    neither can be used, BundleError says why and which versions `--version` could name."""
+    if version is not None:
+        path = bundle_path(artifacts, version)
+        if not (path / MANIFEST).is_file():
+            raise BundleError(f"no complete bundle {version} in {artifacts}"
+                              f"{_choices(artifacts)}")
+        return path
+    try:
+        current = current_version(artifacts)
+    except (OSError, BundleError) as exc:
+        raise BundleError(f"{CURRENT} in {artifacts} cannot be used ({exc}): pass --version"
+                          f"{_choices(artifacts)}") from exc
+    if current is None:
+        raise BundleError(f"no bundle published in {artifacts} (no {CURRENT} file)"
+                          f"{_choices(artifacts)}")
+    path = bundle_path(artifacts, current)
+    if not (path / MANIFEST).is_file():
+        raise BundleError(f"{CURRENT} in {artifacts} names {current}, which is missing or "
+                          f"incomplete: pass --version{_choices(artifacts)}")
+    return path
+
+
+def _choices(artifacts: Path, shown: int = 5) -> str:
+    versions = published_versions(artifacts)
+    if not versions:
+        return ""
+    more = f" and {len(versions) - shown} older" if len(versions) > shown else ""
+    return f"; published: {', '.join(reversed(versions[-shown:]))}{more}"
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((Path(path) / MANIFEST).read_text())

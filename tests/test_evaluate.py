@@ -98,3 +98,28 @@ def test_cli_evaluates_a_named_version_and_writes_json(trained: TrainResult,
                                        "--version", "no-such-version"])
     assert missing.exit_code == 2 and "no-such-version" in missing.output
     assert load_bundle(store.current_path(trained_artifacts)).version == version
+
+
+@pytest.mark.parametrize("breakage", ["missing", "dangling", "not utf-8"])
+def test_offline_commands_on_a_broken_current_say_so_and_take_a_version(
+        trained: TrainResult, artifacts_copy: Path, synth_schema: Path, breakage: str) -> None:
+    version = store.current_version(artifacts_copy)
+    current = artifacts_copy / store.CURRENT
+    if breakage == "missing":
+        current.unlink()
+    else:
+        current.write_bytes(b"20000101T000000Z-0000000000\n" if breakage == "dangling"
+                            else b"\xff\xfe")
+    for command in (["evaluate"], ["refresh-items", "--no-progress"]):
+        refused = CliRunner().invoke(app, [*command, "--artifacts", str(artifacts_copy)])
+        assert refused.exit_code == 2
+        assert "CURRENT" in refused.output and f"published: {version}" in refused.output
+    evaluated = CliRunner().invoke(app, ["evaluate", "--artifacts", str(artifacts_copy),
+                                         "--version", version, "--schema", str(synth_schema)])
+    assert evaluated.exit_code == 0, evaluated.output
+    refreshed = CliRunner().invoke(app, ["refresh-items", "--artifacts", str(artifacts_copy),
+                                         "--version", version, "--no-progress"])
+    assert refreshed.exit_code == 0, refreshed.output
+    child = refreshed.output.split()[-1]
+    assert store.current_version(artifacts_copy) == child  # the refresh repaired CURRENT
+    assert store.read_manifest(store.bundle_path(artifacts_copy, child))["parent"] == version

@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from model import store
-from model.bundle import BundleContent, load_current, publish_bundle
+from model.bundle import BundleContent, load_bundle, publish_bundle
 from model.features import EncodedTable
 from model.inttower import IntTower
 from training.distributed import gather_on_main, join, leave, shard_in_order
@@ -38,7 +38,7 @@ def item_vectors(model: IntTower, items: EncodedTable, batch_size: int = 8192,
 
 
 def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
-                  progress: bool = True) -> str | None:
+                  progress: bool = True, version: str | None = None) -> str | None:
     """Recompute item vectors with the live checkpoint; publish a child bundle; returns its version.
 
     Under torchrun each rank encodes a contiguous slice of the items and rank 0 gathers them,
@@ -48,8 +48,9 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
     rows are encoded with the bundle's own codecs (unseen ids -> OOV row). Items that the live
     bundle already knows keep their label statistic (rate and count); new items get the prior.
     Without a table, the stored items are re-encoded by the current weights as they are.
+    `version` starts from that published bundle instead of CURRENT's.
     """
-    live = load_current(artifacts)
+    live = load_bundle(store.source_path(artifacts, version))
     items = live.items
     if items_table is not None:
         missing = [c for c in live.item_codec.columns if c not in items_table.columns]
@@ -81,9 +82,10 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
                           extra={k: live.manifest[k] for k in INHERITED if k in live.manifest})
 
 
-def read_items_update(artifacts: Path, path: Path) -> pd.DataFrame:
-    """Read an updated item table laid out like the live bundle's training items table."""
-    manifest = store.read_manifest(store.current_path(artifacts))
+def read_items_update(artifacts: Path, path: Path, version: str | None = None) -> pd.DataFrame:
+    """Read an updated item table laid out like the training items table of the live bundle (or
+    of `version`)."""
+    manifest = store.read_manifest(store.source_path(artifacts, version))
     items_spec = manifest.get("dataset_schema", {}).get("items")
     if items_spec is None:
         raise ValueError("the live bundle records no item table layout to read the update with")
