@@ -177,6 +177,31 @@ def evaluate(
 
 
 @app.command()
+def gc(
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    keep: Annotated[int, typer.Option(
+        min=1, help="Versions kept along CURRENT's parent chain, CURRENT included.")] = 5,
+    grace: Annotated[float, typer.Option(
+        min=0, help="Seconds: bundles younger than this are kept (an API may be loading "
+                    "them).")] = 3600.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List, remove nothing.")] = False,
+) -> None:
+    """Remove old bundle versions and dead publishers' temporaries; never CURRENT, its parents
+    up to --keep, or a bundle younger than --grace (model/retention.py has the rule)."""
+    from model.retention import collect
+    from model.store import BundleError
+
+    try:
+        removed = collect(artifacts, keep, grace, dry_run)
+    except (BundleError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    for version in removed:
+        typer.echo(version)
+    typer.secho(f"{'would remove' if dry_run else 'removed'} {len(removed)} version(s)",
+                err=True)
+
+
+@app.command()
 def serve(
     artifacts: Annotated[Path | None, typer.Option(
         help="Artifacts store (default: $INTTOWER_ARTIFACTS, else ./artifacts).")] = None,

@@ -6,25 +6,36 @@
 A bundle is written completely into a hidden temporary directory beside its final place, every
 file hashed into the manifest, verified, fsynced, then renamed into `bundles/<version>`; CURRENT is
 replaced last by write-temp-then-rename. A crash at any point leaves CURRENT naming the previous
-complete bundle (the temporary directory is garbage, never served). Readers verify every hash.
+complete bundle (the temporary directory is garbage, never served, and the next publish sweeps
+it). Readers verify every hash. Old versions are collected by model.retention (`inttower gc`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from model.locks import unowned, writer_lock
+
+log = logging.getLogger(__name__)
+
 FORMAT_VERSION = 2  # 2: as-of-time target statistics and the user history field
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 BUNDLES = "bundles"
+TMP_PREFIX = ".tmp-"  # a bundle being written, under bundles/
+# A temporary is swept once it is this old and unlocked (its writer locks it right after
+# creating it: the age closes that window); a CURRENT temporary, renamed at once, once this old.
+STALE_TMP_S = 60.0
 
 
 class BundleError(RuntimeError):
@@ -47,16 +58,51 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def sweep_temporaries(artifacts: Path) -> list[str]:
+    """Remove what dead publishers left: `bundles/.tmp-*` folders older than STALE_TMP_S whose
+    writer lock is free, and CURRENT temporaries as old. Returns the names removed."""
+    removed = []
+    root = Path(artifacts) / BUNDLES
+    for folder in sorted(root.glob(f"{TMP_PREFIX}*")) if root.is_dir() else []:
+        if _older_than(folder, STALE_TMP_S) and unowned(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(f"{BUNDLES}/{folder.name}")
+    for tmp in Path(artifacts).glob(f".{CURRENT}.*"):
+        if _older_than(tmp, STALE_TMP_S):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp.name)
+    if removed:
+        log.info("swept %d temporaries of dead publishers: %s", len(removed), ", ".join(removed))
+    return removed
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except FileNotFoundError:  # renamed or removed by its writer meanwhile
+        return False
+
+
 def publish(artifacts: Path, write: Callable[[Path], None], manifest: dict[str, Any]) -> str:
     """Write a new bundle with `write(tmp_dir)`, seal it with a manifest, make it CURRENT.
 
     `manifest` holds the caller's fields (model config, metrics, parent...); the store adds
     format_version, version, created_at and the sha256 and size of every file. Returns the version.
+    The temporary folder is locked while it is written (model.locks), and what dead publishers
+    left is swept first.
     """
     root = Path(artifacts) / BUNDLES
     root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".tmp-{uuid.uuid4().hex}"
+    sweep_temporaries(artifacts)
+    tmp = root / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     tmp.mkdir()
+    with writer_lock(tmp):
+        return _seal_and_publish(artifacts, tmp, write, manifest)
+
+
+def _seal_and_publish(artifacts: Path, tmp: Path, write: Callable[[Path], None],
+                      manifest: dict[str, Any]) -> str:
+    root = tmp.parent
     try:
         write(tmp)
         files = {

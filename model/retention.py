@@ -1,0 +1,61 @@
+"""`inttower gc`: old versions collected from the artifacts store, with the temporaries of dead
+publishers (model.store.sweep_temporaries).
+
+`collect` keeps, whatever `keep` says:
+- the version CURRENT names and its parent chain, up to `keep` versions in all;
+- every bundle younger than `grace_s`: an API replica swaps within seconds of CURRENT moving
+  and loads a bundle within seconds, so none still reads a folder older than that;
+and refuses to run when CURRENT cannot be read (what it protects would be unknown).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from model import store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE_S = 3600.0
+
+
+def protected_versions(artifacts: Path, keep: int) -> list[str]:
+    """CURRENT and its parents, newest first, `keep` versions at most (at least CURRENT)."""
+    version = store.current_version(artifacts)
+    if version is None:
+        raise store.BundleError(f"no bundle published in {artifacts} (no {store.CURRENT} file)")
+    chain: list[str] = []
+    while version is not None and len(chain) < max(keep, 1):
+        chain.append(version)
+        try:
+            version = store.read_manifest(store.bundle_path(artifacts, version)).get("parent")
+        except store.BundleError:
+            break  # a parent already collected: the chain ends here
+    return chain
+
+
+def collect(artifacts: Path, keep: int, grace_s: float = DEFAULT_GRACE_S,
+            dry_run: bool = False) -> list[str]:
+    """Remove published versions outside the rules above (and dead publishers' temporaries);
+    return the versions removed (or that would be, with `dry_run`)."""
+    kept = set(protected_versions(artifacts, keep))
+    now = time.time()
+    doomed = [v for v in store.published_versions(artifacts) + _unsealed(artifacts)
+              if v not in kept
+              and now - store.bundle_path(artifacts, v).stat().st_mtime > grace_s]
+    if not dry_run:
+        store.sweep_temporaries(artifacts)
+        for version in doomed:
+            shutil.rmtree(store.bundle_path(artifacts, version))
+            log.info("removed bundle %s", version)
+    return doomed
+
+
+def _unsealed(artifacts: Path) -> list[str]:
+    """Version folders without a manifest (not temporaries: a copy cut short, say)."""
+    root = Path(artifacts) / store.BUNDLES
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and not (p / store.MANIFEST).is_file()) if root.is_dir() else []
