@@ -1,4 +1,5 @@
-"""`inttower serve`: uvicorn (uvloop event loop, httptools parser) running service.app:create_app.
+"""`inttower serve`: uvicorn (uvloop event loop, httptools parser with the connection guards of
+service.protocol) running service.app:create_app.
 
 Settings travel through the environment, the one channel that reaches every worker process:
 options given on the command line are written into INTTOWER_* variables first, and each worker's
@@ -11,6 +12,7 @@ import copy
 import logging
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 APP = "service.app:create_app"  # the factory uvicorn runs in every worker
+PROTOCOL = "service.protocol:GuardedHttpToolsProtocol"  # httptools with connection guards
 # uvicorn restarts a worker that does not answer its health ping in time (default 5 s). A spawned
 # worker answers only once it has re-imported the CLI module (pandas, torch: seconds on a busy
 # machine), so the default can restart every worker forever, none ever serving.
@@ -46,10 +49,24 @@ def serve(host: str, port: int, workers: int = 1, access_log: bool = True,
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_threads))
     log.info("serving %s on http://%s:%d (%s, %d worker(s))", settings.artifacts, host, port,
              settings.device, workers)
-    with _shared_metrics(workers):
+    with _shared_metrics(workers), _exit_zero_after_a_drain():
         uvicorn.run(app, factory=True, host=host, port=port, workers=workers,
-                    loop="uvloop", http="httptools", access_log=access_log,
-                    log_config=_log_config(), timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
+                    loop="uvloop", http=PROTOCOL, access_log=access_log,
+                    log_config=_log_config(), timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+                    timeout_graceful_shutdown=settings.drain_timeout_s)
+
+
+@contextmanager
+def _exit_zero_after_a_drain() -> Iterator[None]:
+    """uvicorn drains on SIGTERM (new connections refused, received requests answered,
+    keep-alive connections closed after their response), then raises the signal again with the
+    handler it found, which by default kills the process (-15). This handler makes a drained
+    exit a clean one (status 0), with one worker as with several."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     # their requests skip the user tower; 0 always runs it. (1.5 KB per user by default.)
     user_heads_cache_mb: int = Field(256, ge=0)
     reload_interval_s: float = Field(2.0, gt=0)  # how often the watcher reads CURRENT
+    # Connection guards (service.protocol), per worker: a request's line and headers beyond
+    # this answer 431; a request not received whole this long after its first byte closes the
+    # connection; connections beyond this answer 503 at once (descriptors stay for the watcher).
+    max_header_bytes: int = Field(32 * 1024, ge=1024)
+    read_timeout_s: float = Field(20.0, gt=0)
+    max_connections: int = Field(1000, ge=1)
+    # On SIGTERM: requests received finish (answered) for up to this long, then the rest are cut.
+    drain_timeout_s: int = Field(30, ge=1)
     admin_token: SecretStr | None = None  # enables POST /admin/reload (header X-Admin-Token)
 
     @field_validator("admin_token")

@@ -1,0 +1,117 @@
+"""uvicorn's httptools protocol with the guards a public port needs (`inttower serve` runs it).
+
+httptools reads headers without a size limit and waits for an unfinished request forever; a
+worker accepts connections until it runs out of file descriptors. Here, per worker:
+- a request's line and headers over `max_header_bytes` answer 431 and close the connection;
+- a request not received whole (headers and body) within `read_timeout_s` of its first byte, or
+  of the connection's opening, closes the connection;
+- a connection beyond `max_connections` answers 503 at once and is closed, so descriptors stay
+  for the bundle watcher and the health routes.
+What comes after the request (the app, keep-alive) is uvicorn's as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _settings() -> Settings:
+    return Settings()  # once per worker: the environment does not change under it
+
+
+def _plain_response(status: int, message: str) -> bytes:
+    body = message.encode()
+    return b"".join([STATUS_LINE[status], b"content-type: text/plain; charset=utf-8\r\n",
+                     b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body])
+
+
+class _Refused(Exception):
+    """Stops the parser: the connection has been answered and is closing."""
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = _settings()
+        self._max_header_bytes = settings.max_header_bytes
+        self._read_timeout_s = settings.read_timeout_s
+        self._max_connections = settings.max_connections
+        self._header_bytes = 0
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self._max_connections:
+            self._refuse(503, f"more than {self._max_connections} connections")
+            return
+        self._arm_read_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_read_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._refused:  # the parser's error after _Refused: answered already
+            super().send_400_response(msg)
+
+    # Parser callbacks
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+        if self._read_timer is None:  # the next request on a kept-alive connection
+            self._arm_read_timer()
+
+    def on_url(self, url: bytes) -> None:
+        self._count_header_bytes(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header_bytes(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def on_message_complete(self) -> None:
+        self._disarm_read_timer()
+        super().on_message_complete()
+
+    def _count_header_bytes(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > self._max_header_bytes:
+            self._refuse(431, f"request line and headers over {self._max_header_bytes} bytes")
+            raise _Refused
+
+    def _arm_read_timer(self) -> None:
+        self._read_timer = self.loop.call_later(self._read_timeout_s, self._read_timed_out)
+
+    def _disarm_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _read_timed_out(self) -> None:
+        log.info("closing a connection whose request was not received within %g s",
+                 self._read_timeout_s)
+        self._read_timer = None
+        self._refused = True
+        self.transport.close()
+
+    def _refuse(self, status: int, reason: str) -> None:
+        log.warning("refused a connection: %s", reason)
+        self._refused = True
+        self._disarm_read_timer()
+        self.transport.write(_plain_response(status, reason))
+        self.transport.close()
