@@ -106,10 +106,15 @@ def test_the_gpu_variant_serves_on_cuda_from_a_cuda_torch_build() -> None:
 
 def test_the_dockerfile_installs_cpu_torch_first_and_copies_every_package() -> None:
     text = DOCKERFILE.read_text()
-    assert text.startswith("#") and "FROM python:3.11-slim" in text
-    assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu" in text
+    assert text.startswith("#") and "ARG BASE_IMAGE=python:3.11-slim" in text
+    assert "FROM ${BASE_IMAGE} AS build" in text and "COPY --from=build /opt/venv" in text
+    for arg in ("TORCH_INDEX=https://download.pytorch.org/whl/cpu",
+                "PIP_INDEX_URL=https://pypi.org/simple"):
+        assert f"ARG {arg}" in text  # a mirror is a build argument, not an edit
+    assert text.count("--mount=type=secret,id=pip_ca,required=false") == 2
     assert text.index('pip install "torch==') < text.index("pip install .")
-    copied = {src for line in text.splitlines() if line.startswith("COPY ")
+    copied = {src for line in text.splitlines()
+              if line.startswith("COPY ") and "--from=" not in line
               for src in line.split()[1:-1]}
     for source in copied:
         assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which does not exist"
