@@ -3,13 +3,12 @@
 # build, up, wait until the api is healthy, /score, refresh the item vectors, see the api swap
 # to the new bundle, down (volumes removed). Extra compose files are passed through:
 #   scripts/docker-smoke.sh [-f override.yml ...]
-# Environment: SMOKE_PORT (8000), SMOKE_TIMEOUT_S (600, for the first training).
+# Environment: SMOKE_TIMEOUT_S (600, for the first training). The api's host port is whichever
+# of INTTOWER_API_PORTS compose gave it (8000 by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-port=${SMOKE_PORT:-8000}
 timeout_s=${SMOKE_TIMEOUT_S:-600}
 compose=(docker compose -p inttower-smoke -f docker-compose.yml "$@")
-api="http://127.0.0.1:${port}"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 live_version() { curl -fsS "$api/model" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])'; }
 trap '"${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true' EXIT
@@ -21,6 +20,7 @@ docker image ls inttower:latest --format 'image {{.Repository}}:{{.Tag}} {{.Size
 step "up: the trainer publishes, then the api starts"
 "${compose[@]}" up -d --wait --wait-timeout "$timeout_s"
 "${compose[@]}" ps
+api="http://$("${compose[@]}" port api 8000)"
 first=$(live_version)
 echo "live bundle $first"
 
