@@ -19,9 +19,12 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from service.repeat_log import RepeatLimitedLog
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+# Per worker: a flood of refused or timed-out connections is a line a minute, not one each.
+_refusals = RepeatLimitedLog(log, logging.WARNING)
 
 
 @functools.cache
@@ -103,14 +106,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._read_timer = None
 
     def _read_timed_out(self) -> None:
-        log.info("closing a connection whose request was not received within %g s",
-                 self._read_timeout_s)
+        _refusals.report(f"closed a connection whose request was not received within "
+                         f"{self._read_timeout_s:g} s")
         self._read_timer = None
         self._refused = True
         self.transport.close()
 
     def _refuse(self, status: int, reason: str) -> None:
-        log.warning("refused a connection: %s", reason)
+        _refusals.report(f"refused a connection ({status}): {reason}")
         self._refused = True
         self._disarm_read_timer()
         self.transport.write(_plain_response(status, reason))

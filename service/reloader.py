@@ -23,6 +23,7 @@ from model import store
 from model.bundle import load_bundle
 from service.errors import BundleRefused
 from service.metrics import Metrics
+from service.repeat_log import RepeatLimitedLog
 from service.scorer import Scorer
 from service.settings import Settings
 
@@ -50,30 +51,6 @@ class _Refusal:
     retry_at: float  # time.monotonic(); inf: not before CURRENT moves or a forced reload
 
 
-class _RepeatLimitedLog:
-    """The first of a run of identical failures is logged, then one line per `every_s` while it
-    lasts (with how many were not logged), not one per poll."""
-
-    def __init__(self, every_s: float) -> None:
-        self._every_s = every_s
-        self._last: str | None = None
-        self._logged_at = 0.0
-        self._unlogged = 0
-
-    def failed(self, message: str, exc: BaseException) -> None:
-        now = time.monotonic()
-        if message == self._last and now - self._logged_at < self._every_s:
-            self._unlogged += 1
-            return
-        repeats = f" (and {self._unlogged} times since the last line)" if self._unlogged else ""
-        unexpected = not isinstance(exc, OSError | store.BundleError)
-        log.error("%s%s", message, repeats, exc_info=exc if unexpected else None)
-        self._last, self._logged_at, self._unlogged = message, now, 0
-
-    def recovered(self) -> None:
-        self._last, self._unlogged = None, 0
-
-
 class Reloader:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.scorer: Scorer | None = None  # what requests read; None until the first load
@@ -82,7 +59,7 @@ class Reloader:
         self._lock = threading.Lock()  # one load at a time: the watcher and /admin/reload
         self.live_on_disk = True  # the live bundle's folder was there at the last check
         self._refused: _Refusal | None = None
-        self._log = _RepeatLimitedLog(REPEAT_LOG_S)
+        self._log = RepeatLimitedLog(log, logging.ERROR, REPEAT_LOG_S)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -128,7 +105,8 @@ class Reloader:
     def _failed(self, message: str, exc: Exception, live: str | None) -> BundleRefused:
         """Count and log a failed check; the error for the client, paths relative to the store."""
         self._metrics.reload_failures.inc()
-        self._log.failed(f"{message}; still serving {live}", exc)
+        unexpected = not isinstance(exc, OSError | store.BundleError)  # a traceback for those
+        self._log.report(f"{message}; still serving {live}", exc if unexpected else None)
         return BundleRefused(_relative(message, self._settings.artifacts))
 
     def _see_live_folder(self, live: str | None) -> None:

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from inttower.cli import app
 from model import store
 from model.bundle import ITEM_VECTORS, load_bundle
-from service import reloader
+from service import reloader, repeat_log
 from service.app import create_app
 from service.settings import MIN_ADMIN_TOKEN, Settings
 from training.export import read_items_update, refresh_items
@@ -298,3 +298,19 @@ def test_model_and_a_gauge_say_when_the_live_bundle_is_gone_from_disk(
         _wait_for(lambda: client.get("/model").json()["on_disk"] is False)
         assert _metric(client, "inttower_live_bundle_on_disk") == 0
         assert _score(client).json()["model_version"] == live  # still served from memory
+
+
+def test_a_repeating_message_is_logged_once_a_minute_with_the_count_between(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(repeat_log.time, "monotonic", lambda: now[0])
+    limited = repeat_log.RepeatLimitedLog(logging.getLogger("test.repeats"), logging.WARNING)
+    for second in range(0, 125, 5):  # every 5 s for two minutes
+        now[0] = float(second)
+        limited.report("refused a connection")
+    limited.report("something else")
+    lines = [r.getMessage() for r in caplog.records if r.name == "test.repeats"]
+    assert lines == ["refused a connection",
+                     "refused a connection (and 11 times since the last line)",
+                     "refused a connection (and 11 times since the last line)",
+                     "something else"]
