@@ -80,8 +80,9 @@ def render_serve(doc: Doc) -> str:
     lines = [*_head(doc, "Speed: the HTTP service"),
              f"- Load generator: {doc['load_generator']}; {c['repeats']} run(s) of "
              f"{c['seconds']:g} s per cell, service and floor alternating; medians",
-             f"- Servers: {c['workers']} uvicorn worker(s) each (uvloop, httptools, no access "
-             f"log); catalogue {c['items']:,} items, {c['users']:,} users; the floor parses the "
+             f"- Servers: {c['workers']} uvicorn worker(s) each (uvloop, httptools with the "
+             "connection guards of service/protocol.py, no access log); catalogue "
+             f"{c['items']:,} items, {c['users']:,} users; the floor parses the "
              "same request and answers N floats with no model (training/bench/floor.py)",
              "", "## /score vs the framework floor", "", *_table(header, rows)]
     if doc.get("online"):  # results written before the online path existed lack it
