@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from model.retention import DEFAULT_GRACE_S
 from training.bench.cli import bench_app
 from training.split import HeldOut, SplitKind
 
@@ -183,7 +184,7 @@ def gc(
         min=1, help="Versions kept along CURRENT's parent chain, CURRENT included.")] = 5,
     grace: Annotated[float, typer.Option(
         min=0, help="Seconds: bundles younger than this are kept (an API may be loading "
-                    "them).")] = 3600.0,
+                    "them).")] = DEFAULT_GRACE_S,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List, remove nothing.")] = False,
 ) -> None:
     """Remove old bundle versions and dead publishers' temporaries; never CURRENT, its parents
