@@ -43,9 +43,9 @@ def collect(artifacts: Path, keep: int, grace_s: float = DEFAULT_GRACE_S,
     return the versions removed (or that would be, with `dry_run`)."""
     kept = set(protected_versions(artifacts, keep))
     now = time.time()
-    doomed = [v for v in store.published_versions(artifacts) + _unsealed(artifacts)
-              if v not in kept
-              and now - store.bundle_path(artifacts, v).stat().st_mtime > grace_s]
+    # Sealed or not: a folder without a manifest (a copy cut short, say) is debris too.
+    doomed = [p.name for p in store.version_folders(artifacts)
+              if p.name not in kept and now - p.stat().st_mtime > grace_s]
     if not dry_run:
         store.sweep_temporaries(artifacts)
         for version in doomed:
@@ -53,9 +53,3 @@ def collect(artifacts: Path, keep: int, grace_s: float = DEFAULT_GRACE_S,
             log.info("removed bundle %s", version)
     return doomed
 
-
-def _unsealed(artifacts: Path) -> list[str]:
-    """Version folders without a manifest (not temporaries: a copy cut short, say)."""
-    root = Path(artifacts) / store.BUNDLES
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-                  and not (p / store.MANIFEST).is_file()) if root.is_dir() else []

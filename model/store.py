@@ -157,9 +157,9 @@ def current_version(artifacts: Path) -> str | None:
     except FileNotFoundError:
         return None
     except UnicodeDecodeError as exc:
-        raise BundleError(f"{CURRENT} is not UTF-8 text: {exc}") from exc
+        raise BundleError(f"{path} is not UTF-8 text: {exc}") from exc
     if not version:
-        raise BundleError(f"{CURRENT} is empty")
+        raise BundleError(f"{path} is empty")
     return version
 
 
@@ -176,37 +176,39 @@ def current_path(artifacts: Path) -> Path:
     return bundle_path(artifacts, version)
 
 
+def version_folders(artifacts: Path) -> list[Path]:
+    """Every bundle folder in the store, sealed or not (temporaries excluded), oldest first."""
+    root = Path(artifacts) / BUNDLES
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  ) if root.is_dir() else []
+
+
 def published_versions(artifacts: Path) -> list[str]:
     """Versions of the complete bundles in the store (sealed by a manifest), oldest first."""
-    root = Path(artifacts) / BUNDLES
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir()
-                  if not p.name.startswith(".") and (p / MANIFEST).is_file())
+    return [p.name for p in version_folders(artifacts) if (p / MANIFEST).is_file()]
 
 
 def source_path(artifacts: Path, version: str | None = None) -> Path:
     """The bundle an offline command starts from: `version`, else the one CURRENT names. When
     neither can be used, BundleError says why and which versions `--version` could name."""
-    if version is not None:
-        path = bundle_path(artifacts, version)
+    if version is None:
+        try:
+            path = current_path(artifacts)
+        except (OSError, BundleError) as exc:
+            raise BundleError(f"{exc}{_version_hint(artifacts)}") from exc
         if not (path / MANIFEST).is_file():
-            raise BundleError(f"no complete bundle {version} in {artifacts}"
-                              f"{_choices(artifacts)}")
+            raise BundleError(f"{CURRENT} in {artifacts} names {path.name}, which is missing or "
+                              f"incomplete{_version_hint(artifacts)}")
         return path
-    try:
-        current = current_version(artifacts)
-    except (OSError, BundleError) as exc:
-        raise BundleError(f"{CURRENT} in {artifacts} cannot be used ({exc}): pass --version"
-                          f"{_choices(artifacts)}") from exc
-    if current is None:
-        raise BundleError(f"no bundle published in {artifacts} (no {CURRENT} file)"
-                          f"{_choices(artifacts)}")
-    path = bundle_path(artifacts, current)
+    path = bundle_path(artifacts, version)
     if not (path / MANIFEST).is_file():
-        raise BundleError(f"{CURRENT} in {artifacts} names {current}, which is missing or "
-                          f"incomplete: pass --version{_choices(artifacts)}")
+        raise BundleError(f"no complete bundle {version} in {artifacts}{_choices(artifacts)}")
     return path
+
+
+def _version_hint(artifacts: Path) -> str:
+    choices = _choices(artifacts)
+    return f": pass --version{choices}" if choices else ""
 
 
 def _choices(artifacts: Path, shown: int = 5) -> str:

@@ -74,11 +74,16 @@ def publish_new(synth_schema: Path) -> Callable[[Path], str]:
     return publish
 
 
-def _point_current(artifacts: Path, version: str) -> None:
-    """Move CURRENT the way a careless writer would: no verification (store.set_current has it)."""
+def _write_current(artifacts: Path, content: bytes) -> None:
+    """Replace CURRENT the way a careless writer would: no verification (store.set_current has
+    it), whatever the content."""
     tmp = artifacts / ".CURRENT.test"
-    tmp.write_text(version + "\n")
+    tmp.write_bytes(content)
     os.replace(tmp, artifacts / store.CURRENT)
+
+
+def _point_current(artifacts: Path, version: str) -> None:
+    _write_current(artifacts, f"{version}\n".encode())
 
 
 def test_readyz_answers_503_until_a_bundle_is_published_then_serves_it(
@@ -241,12 +246,6 @@ def test_admin_reload_with_nothing_new_changes_nothing(admin: TestClient) -> Non
     response = admin.post("/admin/reload", headers={"x-admin-token": TOKEN})
     assert response.json() == {"model_version": live, "previous_version": live,
                                "reloaded": False}
-
-
-def _write_current(artifacts: Path, content: bytes) -> None:
-    tmp = artifacts / ".CURRENT.test"
-    tmp.write_bytes(content)
-    os.replace(tmp, artifacts / store.CURRENT)
 
 
 @pytest.mark.parametrize(("content", "reason"), [
