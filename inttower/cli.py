@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from model.item_vectors import DEFAULT_ITEM_DTYPE, ItemDtype
 from model.retention import DEFAULT_GRACE_S
 from training.bench.cli import bench_app
 from training.split import HeldOut, SplitKind
@@ -23,6 +24,9 @@ ArtifactsOpt = Annotated[
 ]
 VersionOpt = Annotated[str | None, typer.Option(
     help="Start from this published version (default: the one CURRENT names).")]
+ItemDtypeOpt = Annotated[ItemDtype, typer.Option(
+    help="How the bundle stores the item vectors: int8 codes with a scale per head (3.6x fewer "
+         "bytes per candidate to score) or float32.")]
 
 
 @app.callback()
@@ -85,6 +89,7 @@ def train(
         help="Embedding tables with sparse gradients and SparseAdam: the step costs what the "
              "batch looks up, not the vocabulary.")] = True,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Train and score only.")] = False,
+    item_dtype: ItemDtypeOpt = DEFAULT_ITEM_DTYPE,
     progress: bool = True,
 ) -> None:
     """Train IntTower with early stopping on validation AUC and publish a bundle."""
@@ -104,7 +109,7 @@ def train(
         model=overrides, loss=loss,
         fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
                       sparse_embeddings=sparse_embeddings, progress=progress),
-        artifacts=None if no_publish else artifacts, device=device,
+        artifacts=None if no_publish else artifacts, device=device, item_dtype=item_dtype,
     )
     result = run_training(config)
     if result.main:  # under torchrun: rank 0 speaks for the job
@@ -116,6 +121,8 @@ def refresh_items_cmd(
     artifacts: ArtifactsOpt = Path("artifacts"),
     items: Annotated[Path | None, typer.Option(help="Updated item table (CSV/Parquet).")] = None,
     version: VersionOpt = None,
+    item_dtype: Annotated[ItemDtype | None, typer.Option(
+        help="Store the vectors as float32 or int8 (default: as the live bundle does).")] = None,
     progress: bool = True,
 ) -> None:
     """Recompute item vectors with the live checkpoint; publish a child bundle; move CURRENT.
@@ -125,7 +132,8 @@ def refresh_items_cmd(
 
     try:
         table = read_items_update(artifacts, items, version) if items is not None else None
-        published = refresh_items(artifacts, table, progress=progress, version=version)
+        published = refresh_items(artifacts, table, progress=progress, version=version,
+                                  item_dtype=item_dtype)
     except (BundleError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     if published is not None:  # under torchrun, rank 0 publishes and says so

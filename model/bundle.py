@@ -19,17 +19,18 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model import store
-from model.aligned import aligned_copy
 from model.config import ModelConfig
 from model.features import EncodedTable, TowerCodec
 from model.inttower import IntTower
 from model.item_index import ItemIndex, build_item_index
+from model.item_vectors import ItemDtype, ItemVectors
 
 WEIGHTS = "model.safetensors"
 FEATURES = "features.json"
 USERS = "users.parquet"
 ITEMS = "items.parquet"
 ITEM_VECTORS = "item_vectors.npy"
+ITEM_SCALES = "item_scales.npy"  # int8 item vectors only: a float32 scale per head
 ITEM_IDS = "item_ids.json"
 ITEM_INDEX = "item_index.faiss"  # optional: bundles published before it existed lack it
 
@@ -43,7 +44,7 @@ class BundleContent:
     item_codec: TowerCodec
     users: EncodedTable
     items: EncodedTable  # row-aligned with item_vectors
-    item_vectors: np.ndarray  # (N_items, Hi, d) float32
+    item_vectors: ItemVectors  # (N_items, Hi, d) float32, or int8 codes with per-head scales
 
     @property
     def config(self) -> ModelConfig:
@@ -70,7 +71,10 @@ def _write_files(content: BundleContent, index: ItemIndex, folder: Path) -> None
     (folder / FEATURES).write_text(json.dumps(features))
     content.users.to_frame("user_id").to_parquet(folder / USERS, index=False)
     content.items.to_frame("item_id").to_parquet(folder / ITEMS, index=False)
-    np.save(folder / ITEM_VECTORS, np.ascontiguousarray(content.item_vectors, dtype=np.float32))
+    vectors = content.item_vectors
+    np.save(folder / ITEM_VECTORS, np.ascontiguousarray(vectors.values))
+    if vectors.scales is not None:
+        np.save(folder / ITEM_SCALES, np.ascontiguousarray(vectors.scales))
     (folder / ITEM_IDS).write_text(json.dumps([str(i) for i in content.items.ids]))
     index.save(folder / ITEM_INDEX)
 
@@ -95,14 +99,16 @@ def publish_bundle(artifacts: Path, content: BundleContent, metrics: dict[str, A
     vectors = content.item_vectors
     if vectors.shape[0] != len(content.items):
         raise ValueError(f"{vectors.shape[0]} item vectors for {len(content.items)} items")
-    index = build_item_index(vectors, content.config.fe_block)
+    # Indexed as scored: the heads the stored codes stand for.
+    index = build_item_index(vectors.dequantised(), content.config.fe_block)
     manifest = {
         "parent": parent,
         "model_config": content.config.to_dict(),
         "feature_schema": {"user": content.user_codec.columns, "item": content.item_codec.columns},
         "vocab_sizes": {"user": _vocab_sizes(content.user_codec),
                         "item": _vocab_sizes(content.item_codec)},
-        "item_vectors": {"shape": list(vectors.shape), "dtype": "float32"},
+        "item_vectors": {"shape": list(vectors.shape), "dtype": vectors.dtype.value,
+                         **({"scales": "float32 per head"} if vectors.scales is not None else {})},
         "item_index": index.describe(),
         "num_users": len(content.users),
         "user_history": _history_manifest(content.user_codec),
@@ -122,15 +128,14 @@ def load_bundle(path: Path, device: str | torch.device = "cpu") -> Bundle:
     model.to(device).eval()
     features = json.loads((path / FEATURES).read_text())
     items = EncodedTable.from_frame(pd.read_parquet(path / ITEMS), "item_id")
-    # Read through a memory map into cache-line-aligned memory (model.aligned): one copy, as before.
-    vectors = aligned_copy(np.load(path / ITEM_VECTORS, mmap_mode="r"))
+    vectors = _read_item_vectors(path, manifest)
     ids = json.loads((path / ITEM_IDS).read_text())
-    if list(items.ids) != ids or vectors.shape[0] != len(ids):
+    if list(items.ids) != ids or len(vectors) != len(ids):
         raise store.BundleError(f"{path}: item ids, items table and item vectors disagree")
     index = None
     if ITEM_INDEX in manifest["files"]:
         try:
-            index = ItemIndex.load(path / ITEM_INDEX, vectors, config.fe_block)
+            index = ItemIndex.load(path / ITEM_INDEX, vectors.shape, config.fe_block)
         except ValueError as exc:
             raise store.BundleError(f"{path}: {ITEM_INDEX} is unusable: {exc}") from exc
     return Bundle(
@@ -144,6 +149,22 @@ def load_bundle(path: Path, device: str | torch.device = "cpu") -> Bundle:
         manifest=manifest,
         item_index=index,
     )
+
+
+def _read_item_vectors(path: Path, manifest: dict[str, Any]) -> ItemVectors:
+    """The stored item vectors in cache-line-aligned memory (read through a memory map: one copy),
+    checked against the manifest's dtype."""
+    dtype = ItemDtype(manifest["item_vectors"]["dtype"])
+    try:
+        values = np.load(path / ITEM_VECTORS, mmap_mode="r")
+        scales = np.load(path / ITEM_SCALES, mmap_mode="r") if dtype is ItemDtype.int8 else None
+        vectors = ItemVectors(values, scales)
+    except (OSError, ValueError) as exc:
+        raise store.BundleError(f"{path}: {ITEM_VECTORS}: {exc}") from exc
+    if vectors.dtype is not dtype:
+        raise store.BundleError(f"{path}: {ITEM_VECTORS} holds {vectors.dtype}, the manifest "
+                                f"says {dtype}")
+    return vectors.aligned()
 
 
 def load_current(artifacts: Path, device: str | torch.device = "cpu") -> Bundle:

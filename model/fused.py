@@ -6,69 +6,164 @@
 heads out of the catalogue, write the (N, Hi, R) similarities, reduce them twice. This kernel makes
 one: it reads each candidate's heads in place and keeps its similarities in registers. Random
 catalogue rows are cold in cache, so it prefetches the rows of the candidate PREFETCH_AHEAD places
-further on while it computes the current one; the memory wait then overlaps the arithmetic, and
-the whole score costs little more than merely gathering the rows (`inttower bench kernel`).
+further on while it computes the current one; the memory wait then overlaps the arithmetic.
+
+The catalogue is float32 heads or int8 codes with a scale per head (model.item_vectors): one
+kernel serves both, numba compiling it once per dtype. It first writes the candidate's heads as
+float32 into a small buffer that stays in L1, s_k·q_k for int8 codes: exactly the dequantised heads.
+
+The arithmetic is vectorised across user rows, not along d. A dot product along d ends in a
+horizontal sum of a SIMD register, and one per (user row, item head) pair - 48 a candidate by
+default - cost more than the multiply-adds. Instead the user stack is transposed to (d, LANES)
+blocks, user rows padded with zeros to a multiple of LANES (16 float32: one AVX-512 register), and
+each item head value is broadcast against a row of that block: LANES dot products grow side by side
+in one register, and the only horizontal sum left is the final one over user rows, once a
+candidate per block. A zero user row scores 0 against every head, so the padding adds nothing.
+
+numba keeps LLVM's SLP vectoriser off (NUMBA_SLP_VECTORIZE=0), and only SLP turns the fixed-size
+lane loops below into vector instructions: the loop vectoriser sees loops of constant trip count
+already fully unrolled. So the kernel is compiled before its first call with SLP on for that
+compilation alone, and its accumulators live on the stack (`_stack_array`), which LLVM promotes to
+registers; a numba `np.empty` is heap memory it cannot promote. Without SLP the same code runs
+about 3x slower, with equal results.
 
 It is the same sum as `score_one_vs_n`, in another order: tests/test_fused.py holds them equal.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import numba
+import numpy as np
+from numba import carray, njit, types
+from numba.core import cgutils
+from numba.core.compiler_lock import global_compiler_lock
+from numba.extending import intrinsic
+
+from model.aligned import CACHE_LINE
+from model.item_vectors import ItemVectors
 from model.prefetch import prefetch
 
-PREFETCH_AHEAD = 4  # candidates: enough to cover a DRAM round trip with one candidate's maths
-_LINE_FLOATS = 16  # one 64-byte cache line of float32
+PREFETCH_AHEAD = 8  # candidates: enough to cover a DRAM round trip with the candidates' maths
+LANES = 16  # user rows scored side by side: 16 float32 fill one 512-bit register
+HEAD_BLOCK = 4  # item heads per pass: four independent multiply-add chains hide FMA latency
+_UNSCALED = np.ones((0, 0), np.float32)  # the scales argument of a float32 catalogue
 
 
-@njit(fastmath=True, nogil=True, boundscheck=False, cache=True)
-def _maxsim_rows(items: np.ndarray, rows: np.ndarray, user: np.ndarray, out: np.ndarray) -> None:
-    """(Nc, Hi, d) catalogue, (N,) rows, (R, d) user stack -> out (N,): Σ_r max_k <user_r, v_k>."""
-    n, heads, dim, rows_u = rows.shape[0], items.shape[1], items.shape[2], user.shape[0]
-    width = heads * dim
-    flat = items.reshape(-1)
+@intrinsic
+def _stack_array(typingctx, size):  # type: ignore[no-untyped-def]
+    """A pointer to `size` (a compile-time constant) float32 on the stack, for `carray`."""
+    if not isinstance(size, types.IntegerLiteral):
+        return None
+    count = size.literal_value
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return cgutils.alloca_once(builder, context.get_value_type(types.float32), size=count)
+
+    return types.CPointer(types.float32)(size), codegen
+
+
+_ACCUMULATORS = HEAD_BLOCK * LANES  # a literal for _stack_array
+
+
+@njit(fastmath={"contract", "nnan", "ninf", "nsz", "arcp"}, nogil=True, boundscheck=False,
+      cache=True)
+def _maxsim_rows(items: np.ndarray, scales: np.ndarray, rows: np.ndarray, user_stack: np.ndarray,
+                 line: int, out: np.ndarray) -> None:
+    """(Nc, Hi, d) catalogue (float32, or int8 codes with (Nc, Hi) `scales`; an empty `scales`
+    means unscaled), (N,) rows, (R, d) user stack -> out (N,): Σ_r max_k <user_r, v_k>.
+    `line`: catalogue elements per cache line.
+
+    fastmath without `reassoc`: the loop vectoriser then leaves the d loop scalar in order, for
+    the SLP vectoriser to turn its LANES-wide body into vector multiply-adds."""
+    n, heads, dim, rows_u = rows.shape[0], items.shape[1], items.shape[2], user_stack.shape[0]
+    width, scaled = heads * dim, scales.shape[0] > 0
+    flat, flat_scales = items.reshape(-1), scales.reshape(-1)
+    one = np.ones(heads, np.float32)
+    # (B, d, LANES): user row b*LANES + r in lane r of block b, zero rows after the last
+    user = np.zeros((-(-rows_u // LANES), dim, LANES), np.float32)
+    for r in range(rows_u):
+        for j in range(dim):
+            user[r // LANES, j, r % LANES] = user_stack[r, j]
+    heads_f32 = np.empty((heads, dim), np.float32)  # the current candidate's heads
+    acc = carray(_stack_array(_ACCUMULATORS), (HEAD_BLOCK, LANES))  # dot products of this pass
+    best = carray(_stack_array(LANES), LANES)  # (LANES,) max over heads so far, in a register
     for i in range(n):
         if i + PREFETCH_AHEAD < n:
-            start = rows[i + PREFETCH_AHEAD] * width
-            for offset in range(0, width, _LINE_FLOATS):
-                prefetch(flat, start + offset)
+            ahead = rows[i + PREFETCH_AHEAD]
+            for offset in range(0, width, line):
+                prefetch(flat, ahead * width + offset)
+            if scaled:
+                prefetch(flat_scales, ahead * heads)
         v = items[rows[i]]  # (Hi, d), read in place
+        s = scales[rows[i]] if scaled else one  # (Hi,)
+        for k in range(heads):
+            for j in range(dim):
+                heads_f32[k, j] = np.float32(v[k, j]) * s[k]
         total = np.float32(0.0)
-        # Register blocks of two user rows x four item heads: each load of v[k, j] or user[r, j]
-        # feeds two or four multiply-adds, and the j loop vectorises. Indices past the last row or
-        # head repeat it: a head counted twice does not change a max; a row is added once.
-        for r in range(0, rows_u, 2):
-            r1 = min(r + 1, rows_u - 1)
-            best0 = best1 = np.float32(-np.inf)
-            for k in range(0, heads, 4):
-                k1, k2, k3 = min(k + 1, heads - 1), min(k + 2, heads - 1), min(k + 3, heads - 1)
-                a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = np.float32(0.0)
+        for u in user:  # (d, LANES)
+            for r in range(LANES):
+                best[r] = -np.inf
+            # HEAD_BLOCK heads a pass: each load of u[j] feeds HEAD_BLOCK multiply-adds. Indices
+            # past the last head repeat it: a head counted twice does not change a max.
+            for k in range(0, heads, HEAD_BLOCK):
+                for g in range(HEAD_BLOCK):
+                    for r in range(LANES):
+                        acc[g, r] = 0
                 for j in range(dim):
-                    u0, u1 = user[r, j], user[r1, j]
-                    x0, x1, x2, x3 = v[k, j], v[k1, j], v[k2, j], v[k3, j]
-                    a0 += x0 * u0
-                    a1 += x1 * u0
-                    a2 += x2 * u0
-                    a3 += x3 * u0
-                    b0 += x0 * u1
-                    b1 += x1 * u1
-                    b2 += x2 * u1
-                    b3 += x3 * u1
-                best0 = max(best0, max(max(a0, a1), max(a2, a3)))
-                best1 = max(best1, max(max(b0, b1), max(b2, b3)))
-            total += best0 + best1 if r1 != r else best0
+                    for g in range(HEAD_BLOCK):
+                        x = heads_f32[min(k + g, heads - 1), j]
+                        for r in range(LANES):
+                            acc[g, r] += x * u[j, r]
+                for g in range(HEAD_BLOCK):
+                    for r in range(LANES):
+                        best[r] = max(best[r], acc[g, r])
+            for r in range(LANES):
+                total += best[r]
         out[i] = total
 
 
-def maxsim_rows(items: np.ndarray, rows: np.ndarray, user_stack: np.ndarray) -> np.ndarray:
+@contextmanager
+def _slp_vectoriser() -> Iterator[None]:
+    """LLVM's SLP vectoriser on for the numba compilations inside; the compiler lock keeps any
+    other thread's compilation from seeing it."""
+    with global_compiler_lock:
+        saved = numba.config.SLP_VECTORIZE
+        numba.config.SLP_VECTORIZE = 1
+        try:
+            yield
+        finally:
+            numba.config.SLP_VECTORIZE = saved
+
+
+@functools.cache
+def _compile() -> None:
+    """The kernel for C-contiguous float32 and int8 catalogues, with SLP (or from numba's cache),
+    once per process, on the first call rather than at import. maxsim_rows passes exactly these
+    types; other catalogue layouts (read-only, strided) would compile lazily without SLP: the
+    same scores, several times slower."""
+    float_arrays = [types.Array(types.float32, ndim, "C") for ndim in (1, 2, 3)]
+    rest = (float_arrays[1], types.Array(types.int64, 1, "C"), float_arrays[1], types.int64,
+            float_arrays[0])
+    with _slp_vectoriser():
+        for values in (float_arrays[2], types.Array(types.int8, 3, "C")):
+            _maxsim_rows.compile((values, *rest))
+
+
+def maxsim_rows(items: ItemVectors, rows: np.ndarray, user_stack: np.ndarray) -> np.ndarray:
     """FE-Block MaxSim of the catalogue rows `rows` against one user: (N,) float32.
 
-    items: (N_items, Hi, d) float32, C-contiguous (rows on 64-byte boundaries are fastest:
-    model.aligned); rows: (N,) int64, each in [0, N_items) - unchecked; user_stack: (L*Hu, d).
+    items: the catalogue, C-contiguous (rows on 64-byte boundaries are fastest:
+    ItemVectors.aligned); rows: (N,) integers, each in [0, N_items) - unchecked; user_stack:
+    (L*Hu, d).
     """
+    _compile()
     out = np.empty(len(rows), np.float32)
-    _maxsim_rows(items, rows, np.ascontiguousarray(user_stack, np.float32), out)
+    scales = _UNSCALED if items.scales is None else items.scales
+    _maxsim_rows(items.values, scales, np.ascontiguousarray(rows, np.int64),
+                 np.ascontiguousarray(user_stack, np.float32), CACHE_LINE // items.values.itemsize,
+                 out)
     return out
-

@@ -75,14 +75,16 @@ class ItemIndex:
         faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, path: Path, item_vectors: np.ndarray, fe_block: bool = True) -> ItemIndex:
-        """Read an index saved for these (N, Hi, d) item vectors; ValueError if it does not fit."""
+    def load(cls, path: Path, shape: tuple[int, int, int], fe_block: bool = True) -> ItemIndex:
+        """Read an index saved for item vectors of `shape` (N, Hi, d); ValueError if it does not
+        fit them."""
         index = faiss.read_index(str(path))
-        rows, dim = index_rows(item_vectors, fe_block).shape  # a view: no copy
-        if (index.ntotal, index.d) != (rows, dim):
+        n, heads, dim = shape
+        rows, width = (n * heads, dim) if fe_block else (n, heads * dim)
+        if (index.ntotal, index.d) != (rows, width):
             raise ValueError(f"{path} holds {index.ntotal} rows of {index.d}, "
-                             f"the item vectors need {rows} of {dim}")
-        return cls(index, rows // len(item_vectors))
+                             f"the item vectors need {rows} of {width}")
+        return cls(index, heads if fe_block else 1)
 
 
 def build_item_index(item_vectors: np.ndarray, fe_block: bool = True,

@@ -28,7 +28,10 @@ from model.locks import unowned, writer_lock
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: as-of-time target statistics and the user history field
+# 2: as-of-time target statistics and the user history field; 3: int8 item vectors possible
+# (manifest item_vectors.dtype, item_scales.npy). This build writes 3 and reads both.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (2, 3)
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 BUNDLES = "bundles"
@@ -226,10 +229,10 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise BundleError(f"{path} has no {MANIFEST}: incomplete bundle") from exc
     except json.JSONDecodeError as exc:
         raise BundleError(f"{path}/{MANIFEST} is not valid JSON: {exc}") from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMATS:
         raise BundleError(
             f"{path}: bundle format {manifest.get('format_version')!r}, "
-            f"this build reads {FORMAT_VERSION}"
+            f"this build reads {' and '.join(map(str, READABLE_FORMATS))}"
         )
     return manifest
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from model.item_vectors import ItemDtype
 from service.app import create_app
 from service.settings import Settings
+from training.export import refresh_items
 from training.loop import FitConfig
 from training.synth import generate
 from training.trainer import DataConfig, TrainConfig, TrainResult, train
@@ -51,6 +53,17 @@ def trained(synth_schema: Path, trained_artifacts: Path) -> TrainResult:
 def toy_config() -> Callable[..., TrainConfig]:
     """toy_config(schema, artifacts, **fit_overrides) -> a seconds-long TrainConfig."""
     return _toy_config
+
+
+@pytest.fixture(scope="session")
+def float32_artifacts(trained: TrainResult, trained_artifacts: Path,
+                      tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `trained` model with float32 item vectors (a refresh-items child): where served scores
+    must equal the offline forward pass to float precision. (The default, int8, holds them within
+    its rounding bound: tests/test_bundle.py.)"""
+    artifacts = shutil.copytree(trained_artifacts, tmp_path_factory.mktemp("f32") / "artifacts")
+    refresh_items(artifacts, progress=False, item_dtype=ItemDtype.float32)
+    return artifacts
 
 
 @pytest.fixture

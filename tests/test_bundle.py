@@ -78,10 +78,16 @@ def test_the_bundle_round_trips_the_model_and_tables(trained: TrainResult,
     assert bundle.manifest["parent"] is None
 
 
-def test_bundle_only_probability_equals_the_eval_forward_pass(trained: TrainResult,
-                                                             trained_artifacts: Path) -> None:
-    """Parity: user tower on stored user rows + one-vs-N MaxSim on stored item vectors + bias."""
-    bundle = load_current(trained_artifacts)
+@pytest.mark.parametrize("stored", ["float32", "int8"])
+def test_bundle_only_logit_equals_the_eval_forward_pass(
+        trained: TrainResult, trained_artifacts: Path, float32_artifacts: Path,
+        stored: str) -> None:
+    """Parity: user tower on stored user rows + one-vs-N MaxSim on stored item vectors + bias.
+    float32 vectors: to float precision. int8 (the default): rounding moves each head's dot
+    product with a user row u by at most (s/2)·Σ_j |u_j|, so the logit by at most the sum over
+    user rows of the item's largest such move."""
+    bundle = load_current(float32_artifacts if stored == "float32" else trained_artifacts)
+    assert bundle.item_vectors.dtype == stored
     model = trained.model.eval()
     test = trained.data.splits["test"]
     users, items = trained.data.users, trained.data.items
@@ -93,10 +99,14 @@ def test_bundle_only_probability_equals_the_eval_forward_pass(trained: TrainResu
         b_item = list(bundle.items.ids).index(item_id)
         with torch.no_grad():
             heads = bundle.model.encode_user(bundle.users.take(np.array([b_user])).inputs()).heads
-            vectors = torch.from_numpy(bundle.item_vectors[[b_item]])
-            served = torch.sigmoid(bundle.model.score_candidates(heads[0], vectors))[0]
+            vectors = torch.from_numpy(bundle.item_vectors.dequantised()[[b_item]])
+            served = bundle.model.score_candidates(heads[0], vectors)[0]
             # offline side: the model's forward in eval mode on the same user and item rows
             batch = Batch(users.take(np.array([u])).inputs(), items.take(np.array([i])).inputs(),
                           torch.tensor([i]), torch.zeros(1))
-            offline = torch.sigmoid(model(batch).logit)[0]
-        assert abs(float(served) - float(offline)) < 1e-5
+            offline = model(batch).logit[0]
+        bound = 1e-5
+        if bundle.item_vectors.scales is not None:
+            half_step = float(bundle.item_vectors.scales[b_item].max()) / 2
+            bound += half_step * float(heads[0].abs().sum(-1).sum())
+        assert abs(float(served) - float(offline)) <= bound

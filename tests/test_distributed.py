@@ -137,5 +137,7 @@ def test_a_sharded_item_refresh_equals_the_single_process_one(
     one, two = load_current(alone), load_current(sharded)
     assert two.version in output.split() and two.manifest["parent"] == trained.version
     assert len(list((sharded / store.BUNDLES).iterdir())) == 2  # the parent and one child
-    assert np.abs(one.item_vectors - two.item_vectors).max() <= 1e-6
+    # Equal heads, up to one int8 step where float rounding differs between the runs.
+    np.testing.assert_allclose(one.item_vectors.dequantised(), two.item_vectors.dequantised(),
+                               rtol=0, atol=float(one.item_vectors.scales.max()) + 1e-6)
     assert list(one.items.ids) == list(two.items.ids)

@@ -49,7 +49,7 @@ def test_large_catalogues_get_an_ivf_index_that_is_exact_when_every_cell_is_prob
     np.testing.assert_array_equal(index.search(queries, 20), expected)
     index.save(tmp_path / "ivf.faiss")  # nprobe survives the file
     np.testing.assert_array_equal(
-        ItemIndex.load(tmp_path / "ivf.faiss", vectors).search(queries, 20), expected
+        ItemIndex.load(tmp_path / "ivf.faiss", vectors.shape).search(queries, 20), expected
     )
 
 
@@ -66,7 +66,7 @@ def test_the_dot_ablation_indexes_one_flat_row_per_item() -> None:
 def test_loading_an_index_built_for_other_vectors_fails(tmp_path: Path) -> None:
     build_item_index(_vectors(10)).save(tmp_path / "index.faiss")
     with pytest.raises(ValueError, match="holds 30 rows of 8"):
-        ItemIndex.load(tmp_path / "index.faiss", _vectors(11))
+        ItemIndex.load(tmp_path / "index.faiss", _vectors(11).shape)
 
 
 def test_published_bundles_carry_an_index_over_their_item_vectors(
@@ -78,5 +78,5 @@ def test_published_bundles_carry_an_index_over_their_item_vectors(
     assert bundle.item_index is not None
     assert bundle.manifest["item_index"] == bundle.item_index.describe()
     queries = np.random.default_rng(5).standard_normal((4, bundle.config.head_dim), np.float32)
-    np.testing.assert_array_equal(bundle.item_index.search(queries, 10),
-                                  _brute_force_items(bundle.item_vectors, queries, 10))
+    expected = _brute_force_items(bundle.item_vectors.dequantised(), queries, 10)
+    np.testing.assert_array_equal(bundle.item_index.search(queries, 10), expected)

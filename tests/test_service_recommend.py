@@ -40,7 +40,8 @@ def _brute_force(bundle: Bundle, user_row: int, k: int,
     """FE-Block scores of the user against every catalogue item; the k best, best first."""
     with torch.inference_mode():
         heads = bundle.model.encode_user(bundle.users.take(np.array([user_row])).inputs()).heads
-        logits = bundle.model.score_candidates(heads[0], torch.from_numpy(bundle.item_vectors))
+        logits = bundle.model.score_candidates(heads[0], torch.from_numpy(
+            bundle.item_vectors.dequantised()))
     probs = torch.sigmoid(logits).numpy()
     order = [r for r in np.argsort(-probs, kind="stable") if r not in exclude][:k]
     return [str(bundle.items.ids[r]) for r in order], probs[order]

@@ -58,8 +58,11 @@ def test_refresh_adds_items_and_publishes_a_child_bundle(
     kept = [i for i in parent.items.ids if i not in set(update.index)]
     old_rows = [list(parent.items.ids).index(i) for i in kept[:20]]
     new_rows = [ids.index(i) for i in kept[:20]]
-    np.testing.assert_allclose(child.item_vectors[new_rows], parent.item_vectors[old_rows],
-                               rtol=1e-6, atol=1e-6)
+    # The same heads, up to one int8 step where float rounding differs between the encodings.
+    step = float(parent.item_vectors.scales.max())
+    np.testing.assert_allclose(child.item_vectors.dequantised()[new_rows],
+                               parent.item_vectors.dequantised()[old_rows], rtol=0,
+                               atol=step + 1e-6)
     assert (child.items.cat[[ids.index(f"new-{i}") for i in range(5)], 0] == 1).all()
 
 

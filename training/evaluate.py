@@ -71,7 +71,7 @@ def bundle_probabilities(bundle: Bundle, users: EncodedTable,
                          item_rows: np.ndarray) -> np.ndarray:
     """Click probabilities (N,) of encoded user rows (N) against rows of the bundle's items."""
     model = bundle.model.eval()
-    items = torch.from_numpy(bundle.item_vectors)  # (N_items, Hi, d), no copy
+    items = torch.from_numpy(bundle.item_vectors.dequantised())  # (N_items, Hi, d) as served
     probs = []
     with torch.inference_mode():
         for start in range(0, len(item_rows), _PAIRS_PER_BATCH):

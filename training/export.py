@@ -14,6 +14,7 @@ from model import store
 from model.bundle import BundleContent, load_bundle, publish_bundle
 from model.features import EncodedTable
 from model.inttower import IntTower
+from model.item_vectors import ItemDtype, ItemVectors
 from training.distributed import gather_on_main, join, leave, shard_in_order
 from training.schema import EntityTable
 from training.tables import read_entity_table
@@ -38,7 +39,8 @@ def item_vectors(model: IntTower, items: EncodedTable, batch_size: int = 8192,
 
 
 def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
-                  progress: bool = True, version: str | None = None) -> str | None:
+                  progress: bool = True, version: str | None = None,
+                  item_dtype: ItemDtype | None = None) -> str | None:
     """Recompute item vectors with the live checkpoint; publish a child bundle; returns its version.
 
     Under torchrun each rank encodes a contiguous slice of the items and rank 0 gathers them,
@@ -48,7 +50,8 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
     rows are encoded with the bundle's own codecs (unseen ids -> OOV row). Items that the live
     bundle already knows keep their label statistic (rate and count); new items get the prior.
     Without a table, the stored items are re-encoded by the current weights as they are.
-    `version` starts from that published bundle instead of CURRENT's.
+    `version` starts from that published bundle instead of CURRENT's. `item_dtype` stores the
+    vectors as float32 or int8 (model.item_vectors); by default as the live bundle does.
     """
     live = load_bundle(store.source_path(artifacts, version))
     items = live.items
@@ -75,7 +78,8 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
         return None
     content = BundleContent(
         model=live.model, user_codec=live.user_codec, item_codec=live.item_codec,
-        users=live.users, items=items, item_vectors=vectors,
+        users=live.users, items=items,
+        item_vectors=ItemVectors.encode(vectors, item_dtype or live.item_vectors.dtype),
     )
     return publish_bundle(artifacts, content, metrics=live.manifest.get("metrics"),
                           parent=live.version,

@@ -19,6 +19,7 @@ import torch
 from model.bundle import BundleContent, publish_bundle
 from model.config import ModelConfig
 from model.inttower import IntTower
+from model.item_vectors import DEFAULT_ITEM_DTYPE, ItemDtype, ItemVectors
 from model.losses import LossConfig
 from training.dataset import BatchSource
 from training.distributed import SINGLE, Ranks, gather_batch, join, leave
@@ -63,6 +64,7 @@ class TrainConfig:
     fit: FitConfig = field(default_factory=FitConfig)
     artifacts: Path | None = Path("artifacts")  # None: do not publish a bundle
     device: str = "cpu"
+    item_dtype: ItemDtype = DEFAULT_ITEM_DTYPE  # how the bundle stores the item vectors
 
 
 @dataclass
@@ -147,7 +149,8 @@ def _train(config: TrainConfig, ranks: Ranks, device: str) -> TrainResult:
         content = BundleContent(
             model=model.cpu(), user_codec=data.user_codec, item_codec=data.item_codec,
             users=data.users, items=data.items,
-            item_vectors=item_vectors(model, data.items, progress=config.fit.progress),
+            item_vectors=ItemVectors.encode(
+                item_vectors(model, data.items, progress=config.fit.progress), config.item_dtype),
         )
         train_info = {"split": config.data.split.value, "seed": config.data.seed,
                       "loss": asdict(config.loss), "fit": asdict(config.fit),

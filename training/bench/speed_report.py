@@ -49,11 +49,14 @@ def _goals(doc: Doc) -> list[str]:
 def render_kernel(doc: Doc) -> str:
     c = doc["config"]
     names = [k[:-3] for k in doc["kernel"][0] if k.endswith("_us")]
+    int8 = "int8_vs_fused" in doc["kernel"][0]
     rows = [[f"{r['candidates']:,}", *(f"{r[f'{n}_us']:,.1f}" for n in names),
-             *(f"{r[f'{n}_vs_gather']:.2f}x" for n in names if n != "gather")]
+             *(f"{r[f'{n}_vs_gather']:.2f}x" for n in names if n != "gather"),
+             *([f"{r['int8_vs_fused']:.2f}x"] if int8 else [])]
             for r in doc["kernel"]]
     header = ["N", *(f"{n} µs" for n in names), *(f"{n} / gather" for n in names
-                                                   if n != "gather")]
+                                                   if n != "gather"),
+              *(["int8 / fused"] if int8 else [])]
     tower = ", ".join(f"{k[:-3]} {v:,.1f} µs" for k, v in doc["user_tower"].items())
     lines = [*_head(doc, "Speed: FE-Block kernel"),
              f"- Catalogue {c['items']:,} items x {c['item_heads']} heads x d={c['head_dim']}; "
