@@ -4,10 +4,12 @@ sees host numpy arrays only, so the CPU and the accelerator paths differ here an
 
 - `HostBackend` (device cpu, FE-Block score): the user tower in one compiled call
   (model.cpu_tower: at one user per request, per-operation dispatch costs far more than the
-  arithmetic) and one fused pass that gathers the candidates' item heads and takes their MaxSim
-  (model.fused) instead of torch's four (gather, matmul, max, sum).
+  arithmetic) and one fused pass that gathers the candidates' item heads, float32 or int8, and
+  takes their MaxSim (model.fused) instead of torch's four (gather, matmul, max, sum); a large
+  request's candidates in slices on several cores (service.slices).
 - `TorchBackend` (cuda, or the dot-product ablation): the model's own `encode_user` and
-  `score_candidates` (model.interaction) on its device, as in training.
+  `score_candidates` (model.interaction) on its device, as in training, over float32 heads
+  (int8 bundles are dequantised once, on the device).
 Both search the same faiss index on the host (faiss-cpu). Tests hold the two equal on the CPU
 (tests/test_scoring_backends.py).
 """
@@ -24,6 +26,7 @@ from model.cpu_tower import CpuUserTower
 from model.features import EncodedTable
 from model.fused import maxsim_rows
 from model.item_index import ItemIndex, build_item_index, query_rows
+from service.slices import SlicePool
 
 
 class Backend(Protocol):
@@ -49,7 +52,7 @@ class _IndexSearch:
     def __init__(self, bundle: Bundle) -> None:
         self._fe_block = bundle.config.fe_block
         self.index = (bundle.item_index if bundle.item_index is not None
-                      else build_item_index(bundle.item_vectors, self._fe_block))
+                      else build_item_index(bundle.item_vectors.dequantised(), self._fe_block))
 
     def search(self, user_heads: np.ndarray, depth: int) -> np.ndarray:
         # (L*Hu, d) queries for MaxSim, or the (1, Hu*d) flat last layer for the dot product
@@ -57,14 +60,16 @@ class _IndexSearch:
 
 
 class HostBackend(_IndexSearch):
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, slices: SlicePool) -> None:
         super().__init__(bundle)
         self.user_heads = CpuUserTower(bundle.model)
-        self._items = bundle.item_vectors  # (N_items, Hi, d), cache-line aligned by the loader
+        self._items = bundle.item_vectors  # (N_items, Hi, d) float32 or int8, cache-line aligned
         self._bias = np.float32(bundle.model.bias.item())
+        self._slices = slices
 
     def logits(self, user_heads: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        logits = maxsim_rows(self._items, rows, user_heads.reshape(-1, user_heads.shape[-1]))
+        stack = user_heads.reshape(-1, user_heads.shape[-1])  # (L*Hu, d)
+        logits = self._slices.map(lambda part: maxsim_rows(self._items, part, stack), rows)
         logits += self._bias
         return logits
 
@@ -74,8 +79,8 @@ class TorchBackend(_IndexSearch):
         super().__init__(bundle)
         self._model = bundle.model
         self._device = next(bundle.model.parameters()).device
-        # (N_items, Hi, d) on the device; on the CPU a view of the bundle's array, not a copy.
-        self._items = torch.from_numpy(bundle.item_vectors).to(self._device)
+        # (N_items, Hi, d) float32 on the device; on the CPU a view of a float32 bundle's array.
+        self._items = torch.from_numpy(bundle.item_vectors.dequantised()).to(self._device)
 
     @torch.inference_mode()
     def user_heads(self, users: EncodedTable) -> np.ndarray:
@@ -88,7 +93,10 @@ class TorchBackend(_IndexSearch):
         return self._model.score_candidates(heads, items).cpu().numpy()
 
 
-def backend_for(bundle: Bundle) -> Backend:
-    """The compiled host path where it applies (CPU, FE-Block score); the torch module elsewhere."""
+def backend_for(bundle: Bundle, slices: SlicePool) -> Backend:
+    """The compiled host path where it applies (CPU, FE-Block score), large requests cut into
+    `slices`; the torch module elsewhere."""
     on_cpu = next(bundle.model.parameters()).device.type == "cpu"
-    return HostBackend(bundle) if on_cpu and bundle.config.fe_block else TorchBackend(bundle)
+    if on_cpu and bundle.config.fe_block:
+        return HostBackend(bundle, slices)
+    return TorchBackend(bundle)

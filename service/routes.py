@@ -79,12 +79,13 @@ async def score(request: Request,
     stored row; unknown users: the default row plus features)."""
     started = time.perf_counter()
     scorer = live_scorer(request)
+    budget_ms = body.budget_ms or request.app.state.settings.score_budget_ms
     result = scorer.score(body.user_id, body.candidate_ids, body.top_k, body.user_features,
-                          body.strict)
+                          body.strict, None if budget_ms is None else budget_ms / 1e3)
     if result.unknown_item_ids:
         request.app.state.metrics.unknown_items.inc(len(result.unknown_item_ids))
     return _respond(request, "score", len(body.candidate_ids), started, scorer.version, result,
-                    unknown_item_ids=result.unknown_item_ids)
+                    unknown_item_ids=result.unknown_item_ids, scored=result.scored)
 
 
 @router.post("/recommend", response_model=RecommendResponse, responses=_ERRORS,

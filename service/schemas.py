@@ -1,21 +1,26 @@
 """Request and response bodies of the HTTP API (SPEC §5), named by direction, with their limits.
 
-Ids are strings. JSON integers are accepted and become their decimal string (the OpenAPI schema
-declares both); any other JSON type is refused with a 422 naming the field. Counts (k, top_k)
-are integers, 84.0 included, as JSON Schema counts integers. Limits that depend on the deployment
-(candidates per request, body bytes) live in `service.settings` and are enforced by the scorer
-and the body-size middleware; static limits are declared here.
+Ids are strings. JSON integers are accepted (the OpenAPI schema declares both): a list of item
+ids that are all integers within int64 becomes an int64 array, which service.id_index looks up
+without a string per id; elsewhere an integer becomes its decimal string. Any other JSON type is
+refused with a 422 naming the field. Counts (k, top_k) are integers, 84.0 included, as JSON
+Schema counts integers. Limits that depend on the deployment (candidates per request, body bytes)
+live in `service.settings` and are enforced by the scorer and the body-size middleware; static
+limits are declared here.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetPydanticSchema,
+    PlainSerializer,
     PlainValidator,
     StringConstraints,
     ValidationError,
@@ -29,6 +34,7 @@ MAX_ID_CHARS = 256
 MAX_K = 1000
 MAX_EXCLUDED = 10_000
 MAX_FEATURES = 64
+MAX_BUDGET_MS = 60_000.0
 
 _JSON_KINDS = {float: "a number with a fraction", bool: "a boolean", type(None): "null",
                dict: "an object", list: "an array"}
@@ -56,16 +62,36 @@ def _coerce_ids(values: list[object]) -> list[str]:
     return [v if type(v) is str else str(v) for v in values]
 
 
+def _int64_ids(values: list[object]) -> np.ndarray | None:
+    """(N,) int64 of `values` if all are integers (booleans are not) within int64, else None."""
+    if set(map(type, values)) != {int}:  # one C pass; np.fromiter would take 1.5, True or "7"
+        return None
+    try:
+        return np.fromiter(values, np.int64, len(values))
+    except OverflowError:  # beyond int64: kept as decimal strings
+        return None
+
+
 def _validate_ids(value: object, handler: ValidatorFunctionWrapHandler) -> object:
     """A list of ids. All strings, the common case, validate in pydantic's compiled core alone
-    (checking each id in Python first cost ~40 µs per 1,000 ids, a third of the parse); only when
-    that fails are integers turned into strings and the list validated again."""
+    (checking each id in Python first cost ~40 µs per 1,000 ids, a third of the parse). A list
+    that starts with an integer is tried as an int64 array (two C passes, no str() per id). Only
+    when both fail are integers turned into strings and the list validated again."""
+    if type(value) is list and value and type(value[0]) is int:
+        ints = _int64_ids(value)
+        if ints is not None:
+            return ints
     try:
         return handler(value)
     except ValidationError:
         if not isinstance(value, list):
             raise
         return handler(_coerce_ids(value))
+
+
+def _dump_ids(ids: list[str] | np.ndarray) -> list[str] | list[int]:
+    """A model holding an int64 array dumps it as the integers it was sent as."""
+    return ids.tolist() if isinstance(ids, np.ndarray) else ids
 
 
 # What the schema declares: a string, or an integer that is read as its decimal string (an
@@ -76,9 +102,15 @@ UserId = Annotated[str, BeforeValidator(_coerce_id), StringConstraints(min_lengt
                                                                        max_length=MAX_ID_CHARS),
                    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1,
                                               "maxLength": MAX_ID_CHARS}, _INTEGER_ID]})]
-# No per-id length check: it would cost a callback per id; the body-size limit bounds them.
-ItemIds = Annotated[list[str], WrapValidator(_validate_ids), WithJsonSchema(
-    {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}})]
+
+# A list of strings, or an (N,) int64 array for an all-integer list; validated as list[str]
+# otherwise. No per-id length check: it would cost a callback per id; the body-size limit bounds
+# them. Limits on the count go inside the annotation, `Annotated[ItemIds, Field(min_length=1)]`:
+# those of a `= Field(...)` default, pydantic hands to the list[str] inside, which the array skips.
+ItemIds = Annotated[
+    list[str] | np.ndarray, GetPydanticSchema(lambda _, handler: handler(list[str])),
+    WrapValidator(_validate_ids), PlainSerializer(_dump_ids), WithJsonSchema(
+        {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}})]
 
 
 def _integral(value: object) -> object:
@@ -138,10 +170,17 @@ class ScoreRequest(_Request):
     model_config = ConfigDict(json_schema_extra={"examples": [SCORE_EXAMPLE]})
 
     user_id: UserId
-    candidate_ids: ItemIds = Field(min_length=1, description="Items to score; duplicates allowed.")
+    candidate_ids: Annotated[ItemIds, Field(min_length=1)] = Field(
+        description="Items to score; duplicates allowed.")
     top_k: Count | None = Field(None, ge=1, description="Return only the best k, best first.")
     user_features: UserFeatures | None = None
     strict: bool = Field(False, description="Answer 422 instead of listing unknown candidates.")
+    budget_ms: float | None = Field(
+        None, gt=0, le=MAX_BUDGET_MS,
+        description="Latency budget: score the known candidates in request order only while "
+        "they fit in this many milliseconds of scoring work (user tower, id lookup, FE-Block; "
+        "counted from when the scorer starts, after the body is parsed). `scored` in the "
+        "response says how many were. Default: the server's INTTOWER_SCORE_BUDGET_MS, if set.")
 
 
 class ScoreResponse(BaseModel):
@@ -150,6 +189,9 @@ class ScoreResponse(BaseModel):
     item_ids: list[str]  # known candidates: request order, or best first with top_k
     scores: list[float]  # click probabilities, aligned with item_ids
     unknown_item_ids: list[str]  # candidates the bundle does not know, not scored
+    # Known candidates scored: all of them, or under a latency budget the first `scored` known
+    # candidates in request order (the rest were not scored in time).
+    scored: int
 
 
 class RecommendRequest(_Request):
@@ -157,7 +199,7 @@ class RecommendRequest(_Request):
 
     user_id: UserId
     k: Count = Field(100, ge=1, le=MAX_K)
-    exclude_ids: ItemIds = Field(default_factory=list, max_length=MAX_EXCLUDED)
+    exclude_ids: Annotated[ItemIds, Field(max_length=MAX_EXCLUDED)] = Field(default_factory=list)
     user_features: UserFeatures | None = None
 
 

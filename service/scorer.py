@@ -7,6 +7,10 @@ model.interaction.score_one_vs_n) — no per-candidate loop, no forward over pai
 (compiled kernels on the CPU, torch on an accelerator) is service.backends' business; this class
 sees host numpy arrays only, and times both stages for the metrics.
 
+A request may carry a latency budget: the candidates are then scored in slices, in request order,
+until the next slice would overrun it (the rate measured on the slices so far), and the response
+says how many were scored - what a pre-ranker does when retrieval sends more than it can afford.
+
 The user's heads come one of two ways (`Scores.user_path`): "cached", the heads of a bundle user
 precomputed at load from its stored row, when the request sends no `user_features` and they fit
 the memory budget; or "online", the user tower run on the stored row (or the default row of an
@@ -16,7 +20,7 @@ unknown user) with the request's fresh features applied (service.user_features).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,13 +32,16 @@ from model.bundle import Bundle
 from model.features import OOV
 from service.backends import backend_for
 from service.errors import TooManyCandidates, UnknownCandidates
-from service.id_index import IdIndex
+from service.id_index import item_id_index
 from service.settings import Settings
+from service.slices import SlicePool
 from service.user_features import FeatureValue, UserFeatureEncoder
 
 _WARM_UP_USER = "\x00warm-up"  # an id no bundle holds: warms the unknown-user path
 _WARM_UP_CANDIDATES = 1_000
 _PRECOMPUTE_BATCH = 4_096  # users per user-tower call when precomputing known users' heads
+_FIRST_SLICE = 256  # candidates scored before a budgeted request's rate is known (~30 µs on a CPU)
+ItemIds = Sequence[str] | np.ndarray  # strings, or an int64 array of JSON integers (schemas)
 
 
 @dataclass(frozen=True)
@@ -45,20 +52,23 @@ class Scores:
     unknown_item_ids: list[str]
     stages: dict[str, float]  # seconds: user_tower, gather_score (+ search, for /recommend)
     user_path: str  # "cached" (precomputed heads) or "online" (the user tower ran)
+    scored: int  # known candidates scored: all of them, or the first ones that fit the budget
 
 
 class Scorer:
     def __init__(self, bundle: Bundle, max_candidates: int, recommend_depth: int,
-                 user_heads_cache_mb: int = 0) -> None:
+                 user_heads_cache_mb: int = 0, slices: SlicePool | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.bundle = bundle
         self.version = bundle.version
         self.created_at = datetime.fromisoformat(bundle.manifest["created_at"]).timestamp()
         self.loaded_at = time.time()
-        self._backend = backend_for(bundle)
+        self._backend = backend_for(bundle, slices or SlicePool(threads=1, min_rows=1))
         self._max_candidates = max_candidates
         self._depth = recommend_depth
         self._user_row = {user: row for row, user in enumerate(bundle.users.ids)}
-        self._item_ids = IdIndex(bundle.items.ids)  # raw item ids -> catalogue rows
+        self._item_ids = item_id_index(bundle.items.ids)  # raw item ids -> catalogue rows
+        self._clock = clock  # seconds; the latency budget and the stage times read it
         self._features = UserFeatureEncoder(bundle.user_codec, bundle.users, self._item_tokens)
         self._known_heads = self._precomputed_user_heads(user_heads_cache_mb)
 
@@ -66,12 +76,16 @@ class Scorer:
     def from_settings(cls, bundle: Bundle, settings: Settings) -> Scorer:
         """The scorer a server builds for `bundle` under `settings` (benchmarks build it so too)."""
         return cls(bundle, settings.max_candidates, settings.recommend_depth,
-                   settings.user_heads_cache_mb)
+                   settings.user_heads_cache_mb,
+                   SlicePool(settings.score_threads, settings.slice_min_candidates))
 
-    def score(self, user_id: str, candidate_ids: list[str], top_k: int | None = None,
+    def score(self, user_id: str, candidate_ids: ItemIds, top_k: int | None = None,
               user_features: Mapping[str, FeatureValue] | None = None,
-              strict: bool = False) -> Scores:
-        """Probabilities of the known candidates, in request order or the best `top_k` first."""
+              strict: bool = False, budget_s: float | None = None) -> Scores:
+        """Probabilities of the known candidates, in request order or the best `top_k` first.
+        With `budget_s`, only the first known candidates that fit in that many seconds from
+        the call (all of the work counted) are scored."""
+        deadline = None if budget_s is None else self._clock() + budget_s
         if len(candidate_ids) > self._max_candidates:
             raise TooManyCandidates(f"{len(candidate_ids)} candidates, the limit is "
                                     f"{self._max_candidates} per request", "candidate_ids")
@@ -80,35 +94,38 @@ class Scorer:
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
             raise UnknownCandidates(f"not in model {self.version}: {unknown[:10]}{more}",
                                     "candidate_ids")
-        started = time.perf_counter()
+        started = self._clock()
         heads, known, path = self._user_heads(user_id, user_features)
-        encoded = time.perf_counter()
-        logits = self._backend.logits(heads, rows)
+        encoded = self._clock()
+        logits = (self._backend.logits(heads, rows) if deadline is None
+                  else self._logits_within(heads, rows, deadline))
+        scored = len(logits)
+        ids = ids[:scored]  # a budget may have cut the list short
         if top_k is not None:
             order = _best_first(logits, top_k)
             logits, ids = logits[order], [ids[j] for j in order]
         scores = _sigmoid(logits)
-        stages = {"user_tower": encoded - started, "gather_score": time.perf_counter() - encoded}
-        return Scores(known, ids, scores, unknown, stages, path)
+        stages = {"user_tower": encoded - started, "gather_score": self._clock() - encoded}
+        return Scores(known, ids, scores, unknown, stages, path, scored)
 
-    def recommend(self, user_id: str, k: int, exclude_ids: Sequence[str] = (),
+    def recommend(self, user_id: str, k: int, exclude_ids: ItemIds = (),
                   user_features: Mapping[str, FeatureValue] | None = None) -> Scores:
         """Top-k of the whole catalogue: faiss candidates per user head, exact FE-Block re-rank."""
-        started = time.perf_counter()
+        started = self._clock()
         heads, known, path = self._user_heads(user_id, user_features)
-        encoded = time.perf_counter()
+        encoded = self._clock()
         excluded = self._item_ids.rows(exclude_ids)
         excluded = excluded[excluded >= 0]  # unknown ids exclude nothing
         rows = self._backend.search(heads, max(self._depth, k + len(excluded)))  # sorted unique
         if len(excluded):
             rows = rows[~np.isin(rows, excluded)]
-        searched = time.perf_counter()
+        searched = self._clock()
         logits = self._backend.logits(heads, rows)
         order = _best_first(logits, k)
         ids = self.bundle.items.ids[rows[order]].tolist()
         stages = {"user_tower": encoded - started, "search": searched - encoded,
-                  "gather_score": time.perf_counter() - searched}
-        return Scores(known, ids, _sigmoid(logits[order]), [], stages, path)
+                  "gather_score": self._clock() - searched}
+        return Scores(known, ids, _sigmoid(logits[order]), [], stages, path, len(rows))
 
     def warm(self) -> None:
         """Run every scoring path once, so the first requests do not pay for lazy set-up and a
@@ -117,7 +134,8 @@ class Scorer:
         candidates = items[: min(_WARM_UP_CANDIDATES, self._max_candidates)].tolist()
         user = str(users[0]) if len(users) else _WARM_UP_USER
         self.score(user, candidates, top_k=10)
-        self.score(_WARM_UP_USER, candidates[:1])
+        self.score(user, candidates, budget_s=1.0)
+        self.score(_WARM_UP_USER, np.arange(2))  # JSON integers take their own lookup
         if self._features.history_field is not None:  # a known user with a fresh history
             self.score(user, candidates[:1],
                        user_features={self._features.history_field: candidates[:2]})
@@ -141,13 +159,31 @@ class Scorer:
             "metrics": manifest.get("metrics", {}),
         }
 
-    def _item_rows(self, ids: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
-        """Bundle rows (N,) int64 of the known ids and those ids, in request order; then the
-        unknown ids."""
+    def _logits_within(self, heads: np.ndarray, rows: np.ndarray, deadline: float) -> np.ndarray:
+        """Logits of the first rows, in order, that fit before `deadline`: slices sized by the
+        rate measured so far, none started that would end past it."""
+        parts, done = [], 0
+        size = min(_FIRST_SLICE, len(rows)) if self._clock() < deadline else 0
+        while done < len(rows) and size > 0:
+            started = self._clock()
+            parts.append(self._backend.logits(heads, rows[done: done + size]))
+            done += size
+            now = self._clock()
+            per_row = max(now - started, 1e-9) / size
+            size = min(len(rows) - done, int((deadline - now) / per_row))
+        return np.concatenate(parts) if parts else np.empty(0, np.float32)
+
+    def _item_rows(self, ids: ItemIds) -> tuple[np.ndarray, list[str], list[str]]:
+        """Bundle rows (N,) int64 of the known ids and those ids as strings, in request order;
+        then the unknown ids."""
         rows = self._item_ids.rows(ids)
         known = rows >= 0
+        if isinstance(ids, np.ndarray):  # JSON integers: the catalogue spells the known ones
+            unknown = [str(i) for i in ids[~known].tolist()]
+            rows = rows[known]
+            return rows, self.bundle.items.ids[rows].tolist(), unknown
         if known.all():
-            return rows, ids, []
+            return rows, list(ids), []
         unknown = [i for i, ok in zip(ids, known.tolist(), strict=True) if not ok]
         kept = [i for i, ok in zip(ids, known.tolist(), strict=True) if ok]
         return rows[known], kept, unknown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -20,6 +21,13 @@ class Settings(BaseSettings):
     # Measured on a busy 2-core box, N=1000: 0.3 ms with 1 thread, 23 ms with 2.
     torch_threads: int = Field(1, ge=1)
     max_candidates: int = Field(10_000, ge=1)  # per /score request; more answers 413
+    # A request with at least 2x this many candidates is scored in slices on up to
+    # `score_threads` threads (service.slices); smaller ones stay on the event loop's thread.
+    score_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
+    slice_min_candidates: int = Field(2_500, ge=1)
+    # Latency budget of a /score request that names none (budget_ms): None scores every
+    # candidate; else only the first ones, in request order, that fit in this many ms.
+    score_budget_ms: float | None = Field(None, gt=0)
     max_body_bytes: int = Field(1 << 20, ge=1024)  # larger request bodies answer 413
     recommend_depth: int = Field(256, ge=1)  # faiss hits per user head vector for /recommend
     # Known users' heads are precomputed at load when they fit in this many MB (per worker), so

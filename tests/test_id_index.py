@@ -1,11 +1,13 @@
-"""Request ids -> catalogue rows: exactly what a dict says, for known, unknown and odd ids."""
+"""Request ids -> catalogue rows: exactly what a dict says, for known, unknown and odd ids, given
+as strings or as integers, whichever index the catalogue gets."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from service import id_index
-from service.id_index import IdIndex
+from service.id_index import IdIndex, IntegerIdIndex, item_id_index
 
 
 def _dict_rows(catalogue: list[str], ids: list[str]) -> list[int]:
@@ -57,3 +59,93 @@ def test_an_empty_catalogue_request_or_id_is_fine() -> None:
     assert IdIndex([]).rows(["a"]).tolist() == [-1]
     assert IdIndex(["a"]).rows([]).tolist() == []
     assert IdIndex(["a", ""]).rows([""]).tolist() == [1]
+
+
+def _integer_rows(catalogue: list[str], ids: list[int]) -> list[int]:
+    return _dict_rows(catalogue, [str(i) for i in ids])
+
+
+def test_integer_catalogue_rows_match_a_dict_for_digit_strings_and_int_arrays() -> None:
+    rng = np.random.default_rng(1)
+    values = rng.choice(1_000_000, 5_000, replace=False)
+    catalogue = [str(v) for v in values] + ["0"]
+    asked = [*rng.choice(values, 300).tolist(), *rng.integers(0, 1_100_000, 300).tolist(), 0]
+    index = item_id_index(np.array(catalogue, object))  # as a bundle holds them
+    assert isinstance(index, IntegerIdIndex)
+    assert index.rows([str(i) for i in asked]).tolist() == _integer_rows(catalogue, asked)
+    assert index.rows(np.array(asked, np.int64)).tolist() == _integer_rows(catalogue, asked)
+
+
+def test_only_the_canonical_spelling_of_an_integer_finds_it() -> None:
+    catalogue = ["0", "7", "70", str(2**63 - 1)]
+    index = item_id_index(catalogue)
+    odd = ["007", "00", "+7", "-7", " 7", "7 ", "", "1e3", "7.0", "٧", "７", "7" * 20,
+           str(2**63), str(2**64), "9" * 19, "0" * 19 + "7", "70", "0", str(2**63 - 1), "7"]
+    assert index.rows(odd).tolist() == _dict_rows(catalogue, odd)
+    # Ids holding the byte that joins a request's ids are unknown, and do not shift the others.
+    joined = ["7\x00", "\x007", "7", "\x00", "70\x000", "0"]
+    assert index.rows(joined).tolist() == [-1, -1, 1, -1, -1, 0]
+
+
+def test_negative_and_absent_integers_are_unknown() -> None:
+    index = item_id_index(["0", "7"])
+    asked = np.array([-7, -1, 0, 7, 8, 2**63 - 1, -(2**63)], np.int64)
+    assert index.rows(asked).tolist() == [-1, -1, 0, 1, -1, -1, -1]
+    assert index.rows(np.array([2**63, 7], np.uint64)).tolist() == [-1, 1]
+    largest = item_id_index(["1", str(2**63 - 1)])  # sparse: the hash table
+    assert largest.rows(np.array([2**63 - 1, -1, 1])).tolist() == [1, -1, 0]
+    assert largest.rows([str(2**63 - 1), str(2**63)]).tolist() == [1, -1]
+
+
+def test_a_sparse_integer_catalogue_takes_the_hash_table_and_matches_a_dict() -> None:
+    rng = np.random.default_rng(2)
+    values = rng.choice(10**15, 5_000, replace=False)  # half fill 16,384 slots: probes pass over
+    catalogue = [str(v) for v in values]
+    index = item_id_index(catalogue)
+    assert isinstance(index, IntegerIdIndex) and len(index._table) == 16_384
+    asked = [*rng.choice(values, 500).tolist(), *(values[:500] + 1).tolist(),
+             *rng.integers(0, 10**15, 500).tolist()]
+    assert index.rows([str(i) for i in asked]).tolist() == _integer_rows(catalogue, asked)
+    assert index.rows(np.array(asked, np.int64)).tolist() == _integer_rows(catalogue, asked)
+
+
+def test_a_dense_integer_catalogue_takes_the_array_rows() -> None:
+    dense = item_id_index([str(v) for v in range(3, 200_000, 5)])  # largest id < 2**20
+    assert isinstance(dense, IntegerIdIndex) and len(dense._table) == 0
+    assert dense.rows(np.array([3, 8, 4, 199_998, 10**6])).tolist() == [0, 1, -1, 39_999, -1]
+
+
+def test_an_integer_index_refuses_negative_catalogue_ids() -> None:
+    with pytest.raises(ValueError, match=">= 0"):
+        IntegerIdIndex(np.array([3, -1]))
+
+
+def test_a_repeated_integer_id_answers_its_first_row_like_the_string_index() -> None:
+    for catalogue in (["5", "6", "5"], ["5", str(10**15), "5"]):  # dense, then hashed
+        assert item_id_index(catalogue).rows(["5"]).tolist() == IdIndex(catalogue).rows(
+            ["5"]).tolist() == [0]
+
+
+@pytest.mark.parametrize("catalogue", [
+    ["1", "2", "x"], ["1", "01"], ["1", "-1"], ["1", "+1"], ["1", ""], ["1", "1\x00"],
+    ["1", "٣"], ["1", str(2**63)],
+])
+def test_a_catalogue_with_any_id_that_is_not_a_canonical_integer_takes_the_string_index(
+        catalogue: list[str]) -> None:
+    assert isinstance(item_id_index(catalogue), IdIndex)
+
+
+def test_the_string_index_answers_integer_arrays_by_their_decimal_strings() -> None:
+    catalogue = ["1", "2", "x", "-7", "007", str(2**63 - 1)]
+    index = item_id_index(catalogue)
+    assert isinstance(index, IdIndex)
+    asked = np.array([2, 1, 3, -7, 7, 2**63 - 1], np.int64)
+    assert index.rows(asked).tolist() == [1, 0, -1, 3, -1, 5]
+
+
+def test_an_empty_integer_catalogue_or_request_is_fine() -> None:
+    assert item_id_index([]).rows(["1"]).tolist() == [-1]
+    assert item_id_index([]).rows(np.array([0])).tolist() == [-1]
+    assert item_id_index(["1"]).rows([]).tolist() == []
+    assert item_id_index(["1"]).rows(np.array([], np.int64)).tolist() == []
+    assert item_id_index(["1"]).rows([""]).tolist() == [-1]

@@ -14,6 +14,7 @@ from model import store
 from model.bundle import Bundle, load_bundle
 from service.backends import HostBackend, TorchBackend, backend_for
 from service.scorer import Scorer
+from service.slices import SlicePool
 from training.trainer import TrainResult
 
 
@@ -23,24 +24,27 @@ def bundle(trained: TrainResult, trained_artifacts: Path) -> Bundle:
 
 
 def test_host_and_torch_backends_compute_the_same_heads_logits_and_hits(bundle: Bundle) -> None:
-    host, reference = HostBackend(bundle), TorchBackend(bundle)
+    host, reference = HostBackend(bundle, SlicePool(1, 1)), TorchBackend(bundle)
+    sliced = HostBackend(bundle, SlicePool(threads=3, min_rows=100))  # 500 rows: 3 slices
     users = bundle.users.take(np.array([0, 17, len(bundle.users) - 1]))
     heads = host.user_heads(users)
     np.testing.assert_allclose(heads, reference.user_heads(users), rtol=1e-5, atol=1e-5)
     rows = np.random.default_rng(0).integers(0, len(bundle.items), 500)
     for user_heads in heads:
-        np.testing.assert_allclose(host.logits(user_heads, rows),
-                                   reference.logits(user_heads, rows), rtol=1e-5, atol=1e-5)
+        logits = host.logits(user_heads, rows)
+        np.testing.assert_allclose(logits, reference.logits(user_heads, rows), rtol=1e-5,
+                                   atol=1e-5)
+        np.testing.assert_array_equal(sliced.logits(user_heads, rows), logits)
         np.testing.assert_array_equal(host.search(user_heads, 8), reference.search(user_heads, 8))
 
 
 def test_the_host_path_serves_the_fe_block_on_cpu_and_torch_everything_else(
     bundle: Bundle, trained_artifacts: Path
 ) -> None:
-    assert isinstance(backend_for(bundle), HostBackend)
+    assert isinstance(backend_for(bundle, SlicePool(1, 1)), HostBackend)
     ablation = load_bundle(store.current_path(trained_artifacts))
     ablation.model.config = replace(ablation.config, fe_block=False)  # the dot-product score
-    assert isinstance(backend_for(ablation), TorchBackend)
+    assert isinstance(backend_for(ablation, SlicePool(1, 1)), TorchBackend)
 
 
 def test_precomputed_known_user_heads_score_exactly_as_the_per_request_tower(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +16,22 @@ from model import store
 from model.bundle import Bundle, load_bundle
 from model.features import EncodedTable
 from model.inputs import Batch
+from service.app import create_app
+from service.scorer import Scorer
+from service.settings import Settings
 from training.trainer import TrainResult
 
 
 @pytest.fixture(scope="module")
 def bundle(trained: TrainResult, trained_artifacts: Path) -> Bundle:
     return load_bundle(store.current_path(trained_artifacts))
+
+
+@pytest.fixture(scope="module")
+def float32_client(float32_artifacts: Path) -> Iterator[TestClient]:
+    """The API serving the `trained` model with float32 item vectors: exact offline parity."""
+    with TestClient(create_app(Settings(artifacts=float32_artifacts))) as test_client:
+        yield test_client
 
 
 def _offline_probabilities(bundle: Bundle, user: int | EncodedTable,
@@ -52,10 +64,10 @@ def test_scores_are_probabilities_in_request_order(client: TestClient, bundle: B
 
 
 def test_a_served_probability_equals_the_offline_eval_forward_pass(
-    client: TestClient, bundle: Bundle
+    float32_client: TestClient, bundle: Bundle
 ) -> None:
     user_row, item_rows = 7, [0, 3, 11, 42, 199, 120]
-    response = client.post("/score", json={
+    response = float32_client.post("/score", json={
         "user_id": str(bundle.users.ids[user_row]),
         "candidate_ids": [str(bundle.items.ids[r]) for r in item_rows],
     })
@@ -114,11 +126,11 @@ def test_duplicate_candidates_are_scored_at_each_position(client: TestClient,
 
 
 def test_an_unknown_user_is_scored_from_the_oov_row_and_given_features(
-    client: TestClient, bundle: Bundle
+    float32_client: TestClient, bundle: Bundle
 ) -> None:
     items = [str(i) for i in bundle.items.ids[:6]]
     features = {"segment": "s2", "region": "r07", "age": 31}
-    body = client.post("/score", json={"user_id": "stranger", "candidate_ids": items,
+    body = float32_client.post("/score", json={"user_id": "stranger", "candidate_ids": items,
                                        "user_features": features}).json()
     assert body["user_known"] is False
     # Offline: the training codec on a one-row raw frame, then the eval forward pass.
@@ -130,22 +142,22 @@ def test_an_unknown_user_is_scored_from_the_oov_row_and_given_features(
         expected = torch.sigmoid(bundle.model.eval()(batch).logit).numpy()
     np.testing.assert_allclose(body["scores"], expected, atol=1e-5)
 
-    other = client.post("/score", json={"user_id": "stranger", "candidate_ids": items,
+    other = float32_client.post("/score", json={"user_id": "stranger", "candidate_ids": items,
                                         "user_features": {"segment": "s7", "age": 70}}).json()
     assert other["scores"] != body["scores"]  # the features reach the user tower
-    bare = client.post("/score", json={"user_id": 987654, "candidate_ids": items}).json()
+    bare = float32_client.post("/score", json={"user_id": 987654, "candidate_ids": items}).json()
     assert bare["user_known"] is False  # no features at all: OOV id, missing values
 
 
-def test_a_known_users_fresh_features_override_the_stored_row(client: TestClient,
+def test_a_known_users_fresh_features_override_the_stored_row(float32_client: TestClient,
                                                                bundle: Bundle) -> None:
     user_row, item_rows = 5, [0, 3, 11, 42]
     request = {"user_id": str(bundle.users.ids[user_row]),
                "candidate_ids": [str(bundle.items.ids[r]) for r in item_rows]}
     history = [str(i) for i in bundle.items.ids[[9, 2, 30]]] + ["never-seen"]
-    fresh = client.post("/score", json={**request, "user_features": {
+    fresh = float32_client.post("/score", json={**request, "user_features": {
         "history": history, "age": 99}}).json()
-    stored = client.post("/score", json=request).json()
+    stored = float32_client.post("/score", json=request).json()
     assert fresh["user_known"] is True and fresh["scores"] != stored["scores"]
     # Offline: the stored row with the history and the age encoded by the training codecs.
     codec, expected = bundle.user_codec, bundle.users.take(np.array([user_row]))
@@ -183,3 +195,29 @@ def test_a_form_encoded_curl_body_is_read_as_json(client: TestClient, bundle: Bu
                            headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 200
     assert response.json()["item_ids"] == [item]
+
+
+def test_an_integer_catalogue_scores_json_integers_and_digit_strings_alike(
+        trained_artifacts: Path) -> None:
+    numbered = load_bundle(store.current_path(trained_artifacts))
+    numbered.items = replace(numbered.items, ids=np.array(
+        [str(k * 7) for k in range(len(numbered.items))], dtype=object))  # "0", "7", "14", ...
+    scorer = Scorer(numbered, max_candidates=100, recommend_depth=16)
+    user = str(numbered.users.ids[2])
+    as_strings = scorer.score(user, ["14", "007", "7", "x", "140", "99999999999999999999"])
+    as_integers = scorer.score(user, np.array([14, 7, 7, -7, 140, 3]))
+    assert as_strings.item_ids == ["14", "7", "140"]  # "007" is not 7
+    assert as_strings.unknown_item_ids == ["007", "x", "99999999999999999999"]
+    assert as_integers.item_ids == ["14", "7", "7", "140"]  # the catalogue's strings
+    assert as_integers.unknown_item_ids == ["-7", "3"]
+    np.testing.assert_array_equal(as_integers.scores[[0, 1, 3]], as_strings.scores)
+    # A fresh history of integer ids reaches the user tower as the same items.
+    history = {"history": ["14", "0"]}
+    np.testing.assert_array_equal(scorer.score(user, np.array([7]), user_features=history).scores,
+                                  scorer.score(user, ["7"], user_features=history).scores)
+
+
+def test_json_integer_candidates_of_a_string_catalogue_answer_as_strings(
+        client: TestClient) -> None:
+    body = client.post("/score", json={"user_id": "u1", "candidate_ids": [5, 12345]}).json()
+    assert body["item_ids"] == [] and body["unknown_item_ids"] == ["5", "12345"]

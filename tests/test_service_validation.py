@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from service.app import create_app
+from service.schemas import MAX_EXCLUDED, RecommendRequest, ScoreRequest
 from service.scorer import Scorer
 from service.settings import Settings
 from training.trainer import TrainResult
@@ -56,6 +60,54 @@ def test_ids_that_are_not_strings_or_integers_are_refused(client: TestClient, ba
     _refused(response, 422, "candidate_ids")
     assert response.json()["errors"][0]["message"] == (
         f"item 1 is {kind}; ids are strings or integers")
+
+
+def test_an_all_integer_id_list_becomes_an_int64_array() -> None:
+    ids = [7, 0, -3, 2**63 - 1, -(2**63)]
+    request = ScoreRequest.model_validate_json(json.dumps({"user_id": 1, "candidate_ids": ids}))
+    assert isinstance(request.candidate_ids, np.ndarray)
+    assert request.candidate_ids.dtype == np.int64 and request.candidate_ids.flags.c_contiguous
+    assert request.candidate_ids.tolist() == ids
+    excluded = RecommendRequest.model_validate_json(b'{"user_id": "u1", "exclude_ids": [5]}')
+    assert isinstance(excluded.exclude_ids, np.ndarray) and excluded.exclude_ids.tolist() == [5]
+    assert request.user_id == "1"  # the user id, and a history, stay strings
+    history = ScoreRequest.model_validate_json(
+        b'{"user_id": "u1", "candidate_ids": [1], "user_features": {"history": [4, 5]}}')
+    assert history.user_features == {"history": ["4", "5"]}
+
+
+@pytest.mark.parametrize(("ids", "expected"), [
+    ([7, "x"], ["7", "x"]), (["x", 7], ["x", "7"]), (["7", "8"], ["7", "8"]),
+    ([1, 2**63], ["1", str(2**63)]), ([-(2**63) - 1, 1], [str(-(2**63) - 1), "1"]),
+])
+def test_mixed_or_beyond_int64_id_lists_stay_decimal_strings(ids: list[Any],
+                                                             expected: list[str]) -> None:
+    body = json.dumps({"user_id": "u1", "candidate_ids": ids})
+    assert ScoreRequest.model_validate_json(body).candidate_ids == expected
+
+
+def test_a_boolean_among_integer_ids_is_refused_by_position() -> None:
+    with pytest.raises(ValidationError) as refused:
+        ScoreRequest.model_validate_json(b'{"user_id": "u1", "candidate_ids": [1, 2, true]}')
+    assert refused.value.errors()[0]["msg"] == "item 2 is a boolean; ids are strings or integers"
+
+
+def test_integer_id_lists_keep_the_count_limits(client: TestClient) -> None:
+    _refused(client.post("/score", json={"user_id": "u1", "candidate_ids": []}), 422,
+             "candidate_ids")
+    too_many = {"user_id": "u1", "k": 5, "exclude_ids": list(range(MAX_EXCLUDED + 1))}
+    _refused(client.post("/recommend", json=too_many), 422, "exclude_ids")
+    most = RecommendRequest.model_validate_json(
+        json.dumps({"user_id": "u1", "exclude_ids": list(range(MAX_EXCLUDED))}))
+    assert len(most.exclude_ids) == MAX_EXCLUDED
+
+
+def test_a_request_holding_integer_ids_dumps_them_as_sent() -> None:
+    body = {"user_id": "u1", "candidate_ids": [3, 1], "top_k": None, "user_features": None,
+            "strict": False, "budget_ms": None}
+    request = ScoreRequest.model_validate_json(json.dumps(body))
+    assert request.model_dump() == body  # and no serialisation warning: warnings are errors here
+    assert json.loads(request.model_dump_json()) == body
 
 
 def test_a_missing_user_id_is_named(client: TestClient) -> None:
