@@ -100,7 +100,8 @@ class Scorer:
         logits = (self._backend.logits(heads, rows) if deadline is None
                   else self._logits_within(heads, rows, deadline))
         scored = len(logits)
-        ids = ids[:scored]  # a budget may have cut the list short
+        if scored < len(ids):  # the budget cut the list short
+            ids = ids[:scored]
         if top_k is not None:
             order = _best_first(logits, top_k)
             logits, ids = logits[order], [ids[j] for j in order]
