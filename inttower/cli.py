@@ -57,12 +57,14 @@ def data_synth(
     out: Annotated[Path, typer.Option(help="Folder for the tables and schema.yaml.")],
     users: int = 10_000, items: int = 5_000, interactions: int = 200_000, seed: int = 0,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    integer_item_ids: Annotated[bool, typer.Option(
+        "--integer-item-ids", help='Name items "0", "1", ... instead of "i0", "i1", ...')] = False,
 ) -> None:
     """Write a learnable synthetic dataset (interactions, users, items + schema.yaml)."""
     from training.synth import generate
 
     typer.echo(str(generate(out, users=users, items=items, interactions=interactions,
-                            seed=seed, fmt=fmt)))
+                            seed=seed, fmt=fmt, integer_item_ids=integer_item_ids)))
 
 
 @app.command()

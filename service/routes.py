@@ -17,7 +17,7 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 
 from service.errors import Forbidden, NotReady
 from service.request_body import json_body, openapi_body
@@ -73,10 +73,10 @@ def _respond(request: Request, route: str, size: int, started: float, version: s
 
 @router.post("/score", response_model=ScoreResponse, responses=_ERRORS,
              openapi_extra=openapi_body(ScoreRequest))
-async def score(request: Request,
-                body: Annotated[ScoreRequest, Depends(json_body(ScoreRequest))]) -> Response:
+async def score(request: Request) -> Response:
     """Click probabilities of the candidates for one user (fresh `user_features` override the
     stored row; unknown users: the default row plus features)."""
+    body = await json_body(request, ScoreRequest)
     started = time.perf_counter()
     scorer = live_scorer(request)
     budget_ms = body.budget_ms or request.app.state.settings.score_budget_ms
@@ -90,9 +90,9 @@ async def score(request: Request,
 
 @router.post("/recommend", response_model=RecommendResponse, responses=_ERRORS,
              openapi_extra=openapi_body(RecommendRequest))
-async def recommend(request: Request, body: Annotated[
-        RecommendRequest, Depends(json_body(RecommendRequest))]) -> Response:
+async def recommend(request: Request) -> Response:
     """The user's top k of the whole catalogue, best first."""
+    body = await json_body(request, RecommendRequest)
     started = time.perf_counter()
     scorer = live_scorer(request)
     result = scorer.recommend(body.user_id, body.k, body.exclude_ids, body.user_features)

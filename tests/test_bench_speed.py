@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from inttower.cli import app
 from training.bench import load
-from training.bench.floor import create_floor_app
+from training.bench.floor import create_floor_app, create_minimal_app
 from training.bench.kernel import KernelConfig, run_kernel
-from training.bench.serve import ServeConfig, run_serve
+from training.bench.paths import paths_goals
+from training.bench.serve import run_serve
+from training.bench.serve_config import ServeConfig
 from training.bench.speed_report import write_results
 from training.bench.train import Synthetic, TrainBenchConfig, run_train
 from training.trainer import TrainResult
@@ -27,6 +31,35 @@ def test_the_floor_parses_a_score_request_and_answers_one_float_per_candidate() 
         assert refused.status_code == 422  # the same parsing as /score, errors included
 
 
+def test_the_minimal_floor_echoes_the_candidate_ids_with_one_float_each_unvalidated() -> None:
+    with TestClient(create_minimal_app()) as client:
+        body = client.post("/score", json={"user_id": "u", "candidate_ids": ["a", 7, 1.5]}).json()
+        assert body["item_ids"] == ["a", 7, 1.5]  # no validation: whatever was sent
+        assert len(body["scores"]) == 3 and all(0 <= s < 1 for s in body["scores"])
+        assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_issue_12_goals_are_judged_on_the_main_bundle_rows() -> None:
+    def row(path: str, n: int, connections: int, p50: float, ratio: float) -> dict[str, object]:
+        return {"path": path, "item_dtype": "int8", "candidates": n, "connections": connections,
+                "service": {"p50_ms": p50}, "service_vs_minimal": {"per_s": ratio}}
+
+    rows = [row("main", 1_000, 1, 0.5, 0.7), row("main", 1_000, 16, 4.0, 0.5),
+            row("main", 10_000, 1, 3.6, 0.2), row("float32", 1_000, 1, 9.0, 0.1)]
+    goals = {goal.split(",")[0]: (value, met) for goal, _, value, met, _ in
+             paths_goals({"rows": rows})}
+    assert goals == {"/score N=1000 req/s vs the minimal floor's": (0.5, False),
+                     "/score N=1000 p50": (0.5, True), "/score N=10000 p50": (3.6, False)}
+
+
+def test_a_paths_cell_that_is_not_two_integers_is_refused_before_anything_runs(
+        tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["bench", "serve", "--work", str(tmp_path),
+                                      "--paths-cell", "1000x16"])
+    assert result.exit_code == 2 and "N:CONNECTIONS" in result.output
+    assert not any(tmp_path.iterdir())
+
+
 def test_the_kernel_benchmark_writes_ratios_against_the_gather(tmp_path: Path) -> None:
     doc = run_kernel(KernelConfig(items=2_000, candidates=(50,), rounds=2, calls=3))
     json_path, markdown_path = write_results(doc, tmp_path)
@@ -36,14 +69,15 @@ def test_the_kernel_benchmark_writes_ratios_against_the_gather(tmp_path: Path) -
     assert [g["goal"].split()[3] for g in doc["goals"]] == ["N=50"]
 
 
-def test_the_serve_benchmark_drives_the_cli_server_and_the_floor(
+def test_the_serve_benchmark_drives_the_cli_server_and_both_floors(
     trained: TrainResult, trained_artifacts: Path, synth_schema: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(load.shutil, "which", lambda name: None)  # the Python load generator
-    config = ServeConfig(work=tmp_path / "work", artifacts=trained_artifacts, candidates=(20,),
-                         seconds=1, repeats=1, workers=1, connections=2, recommend_items=0,
-                         scale_items=0, train_schema=synth_schema, train_steps=2)
+    config = ServeConfig(work=tmp_path / "work", artifacts=trained_artifacts, interactions=3_000,
+                         candidates=(20,), seconds=0.5, repeats=1, workers=1, connections=2,
+                         paths_cells=((30, 2),), recommend_items=0, scale_items=0,
+                         train_schema=synth_schema, train_steps=2)
     doc = run_serve(config)
     json_path, markdown_path = write_results(doc, tmp_path / "out")
     assert json_path.name == "serve-cpu.json"
@@ -56,10 +90,20 @@ def test_the_serve_benchmark_drives_the_cli_server_and_the_floor(
     online = saved["online"]  # the toy bundle has a history field: both user paths measured
     assert online["cached"]["requests"] > 0 and online["online"]["requests"] > 0
     assert any(g["goal"].startswith("/score N=1000 p50, a 20-item") for g in saved["goals"])
+    paths = saved["paths"]["rows"]  # one worker each: every path against both floors
+    assert [(r["path"], r["ids"], r["item_dtype"]) for r in paths] == [
+        ("main", "strings", "int8"), ("float32", "strings", "float32"),
+        ("integers", "JSON integers", "int8"), ("digits", "digit strings", "int8")]
+    for row in paths:
+        assert (row["candidates"], row["connections"]) == (30, 2)
+        for side in ("service", "minimal_floor", "framework_floor"):
+            assert row[side]["requests"] > 0
+        assert row["service_vs_minimal"]["per_s"] > 0 and row["service_vs_framework"]["per_s"] > 0
     assert saved["refresh"]["items"] == len(trained.data.items)
     assert saved["training"]["steps"] == 2 and saved["training"]["samples_per_s"] > 0
     assert "## /score vs the framework floor" in markdown_path.read_text()
     assert "## Known users: cached heads vs fresh features" in markdown_path.read_text()
+    assert "## /score by code path vs the minimal and framework floors" in markdown_path.read_text()
 
 
 def test_the_training_benchmark_compares_catalogues_in_fresh_processes(tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from inttower.cli import app
 from training.schema import DatasetSchema
 from training.synth import generate
 from training.tables import RawData, load_dataset
@@ -97,6 +99,20 @@ def test_another_seed_gives_other_data(tmp_path: Path, raw: RawData) -> None:
     schema_path = generate(tmp_path, **SIZES, seed=4)
     other = load_dataset(DatasetSchema.load(schema_path), tmp_path)
     assert not other.interactions["item_id"].equals(raw.interactions["item_id"])
+
+
+def test_integer_item_ids_name_the_same_items_by_their_row_number(tmp_path: Path,
+                                                                  raw: RawData) -> None:
+    sizes = [a for k, v in SIZES.items() for a in (f"--{k}", str(v))]
+    result = CliRunner().invoke(app, ["data", "synth", "--out", str(tmp_path), *sizes, "--seed",
+                                      "3", "--integer-item-ids"])
+    assert result.exit_code == 0, result.output
+    numbered = load_dataset(DatasetSchema.load(Path(result.stdout.strip())), tmp_path)
+    assert numbered.items.index.tolist() == [str(k) for k in range(SIZES["items"])]
+    renamed = raw.interactions.assign(item_id=raw.interactions["item_id"].str.removeprefix("i"))
+    pd.testing.assert_frame_equal(numbered.interactions, renamed)
+    pd.testing.assert_frame_equal(numbered.users, raw.users)
+    assert (numbered.items.to_numpy() == raw.items.to_numpy()).all()
 
 
 def test_too_small_sizes_are_rejected(tmp_path: Path) -> None:

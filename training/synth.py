@@ -61,15 +61,20 @@ def generate(
     interactions: int,
     seed: int = 0,
     fmt: Literal["csv", "parquet"] = "parquet",
+    integer_item_ids: bool = False,
 ) -> Path:
     """Write `interactions.<fmt>`, `users.<fmt>`, `items.<fmt>` and `schema.yaml` into `out_dir`;
-    return the schema's path. The same arguments always give the same files."""
+    return the schema's path. The same arguments always give the same files.
+
+    Items are named "i0", "i1", ...; with `integer_item_ids`, "0", "1", ...: canonical decimal
+    integers, the catalogues the service looks up without strings (service.id_index). The data
+    is otherwise the same."""
     if users < 2 or items < 2 or interactions < 1:
         raise ValueError("need at least 2 users, 2 items and 1 interaction")
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     user_side = _users(rng, users)
-    item_side = _items(rng, items)
+    item_side = _items(rng, items, prefix="" if integer_item_ids else "i")
     _write(user_side.table, out_dir / f"users.{fmt}", fmt)
     _write(item_side.table, out_dir / f"items.{fmt}", fmt)
     _write_interactions(
@@ -138,7 +143,8 @@ def _users(rng: np.random.Generator, n: int) -> _Side:
     return _Side(table, _stack(latent, age_z), effect.astype(np.float32), _cdf(rng, activity))
 
 
-def _items(rng: np.random.Generator, n: int) -> _Side:
+def _items(rng: np.random.Generator, n: int, prefix: str) -> _Side:
+    """The items table and the truth behind it; item k is named `prefix` + "k"."""
     category = rng.integers(CATEGORIES, size=n)
     tags, n_tags = _tags(rng, category)
     centroids = rng.normal(0, CENTROID_STD, (CATEGORIES, LATENT_DIM))
@@ -162,7 +168,7 @@ def _items(rng: np.random.Generator, n: int) -> _Side:
     )
     table = pa.table(
         {
-            "item_id": _names("i", np.arange(n)),
+            "item_id": _names(prefix, np.arange(n)),
             "category": _names("c", category, width=2),
             "tags": pc.binary_join(tag_lists, "|"),
             "price": price,

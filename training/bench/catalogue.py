@@ -29,11 +29,14 @@ class Catalogue:
     users: int
     items: int
     interactions: int = 100_000  # enough for every code path; the sizes are what is measured
+    integer_item_ids: bool = False  # items "0", "1", ... (service.id_index's integer path)
 
     @property
     def name(self) -> str:
         # The bundle format in the name: a work folder built by an older format is not reused.
-        return f"synth-{self.users}u-{self.items}i-{self.interactions}x-f{store.FORMAT_VERSION}"
+        ids = "-intids" if self.integer_item_ids else ""
+        return (f"synth-{self.users}u-{self.items}i-{self.interactions}x{ids}"
+                f"-f{store.FORMAT_VERSION}")
 
 
 def bundle_artifacts(work: Path, catalogue: Catalogue) -> Path:
@@ -43,7 +46,8 @@ def bundle_artifacts(work: Path, catalogue: Catalogue) -> Path:
     if store.current_version(artifacts) is None:
         log.info("building the %s bundle (once; later runs reuse it)", catalogue.name)
         schema = generate(work / catalogue.name / "data", users=catalogue.users,
-                          items=catalogue.items, interactions=catalogue.interactions, seed=0)
+                          items=catalogue.items, interactions=catalogue.interactions, seed=0,
+                          integer_item_ids=catalogue.integer_item_ids)
         train(TrainConfig(data=DataConfig(schema=schema), fit=FitConfig(epochs=1, progress=False),
                           artifacts=artifacts))
     return artifacts

@@ -1,21 +1,29 @@
-"""The framework floor that `inttower bench serve` measures /score against.
+"""The two floors that `inttower bench serve` measures /score against.
 
-The service's own stack minus the model: FastAPI with the same body-size middleware and error
-handlers, the same request parsing (`json_body(ScoreRequest)` in an `async def` route, run on
-the event loop like /score), the same JSON encoder, served by `service.server.serve` with the
-same uvicorn settings. It answers N floats for N candidate ids. What /score costs beyond this
-is the model.
+Both are served by `service.server.serve` with the service's uvicorn settings (uvloop, httptools
+with the connection guards of service/protocol.py), take a /score body and answer N floats for
+its N candidate ids, with no model.
 
-Run: python -m training.bench.floor --port 8001 [--workers 2]
+framework  `create_floor_app`: the service's own stack minus the model: FastAPI with the same
+           body-size middleware and error handlers, the same request parsing (`json_body(request,
+           ScoreRequest)` in an `async def` route, run on the event loop like /score), the same
+           JSON encoder. What /score costs beyond this is the model.
+minimal    `create_minimal_app`: a FastAPI route that reads the raw body through `orjson.loads`
+           and answers `{"item_ids": the N ids, "scores": N float32}` with the same encoder; no
+           middleware, no pydantic, no validation, no model. What HTTP, the framework and JSON
+           alone cost: the service's cost beyond it is the physics of /score (validating, looking
+           up and scoring N candidates), which is what the issue-12 goals bound.
+
+Run: python -m training.bench.floor --port 8001 [--workers 2] [--minimal]
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Annotated
 
 import numpy as np
-from fastapi import Depends, FastAPI, Response
+import orjson
+from fastapi import FastAPI, Request, Response
 
 from service.body_limit import BodyLimit
 from service.error_handlers import install_error_handlers
@@ -27,18 +35,39 @@ from service.server import serve
 from service.settings import Settings
 
 
+def _scores(settings: Settings) -> np.ndarray:
+    # Probability-like floats, formatted by the encoder as the real scores are (zeros are cheaper).
+    return np.random.default_rng(0).random(settings.max_candidates, dtype=np.float32)
+
+
 def create_floor_app() -> FastAPI:
     settings = Settings()
-    # Probability-like floats, formatted by the encoder as the real scores are (zeros are cheaper).
-    floats = np.random.default_rng(0).random(settings.max_candidates, dtype=np.float32)
+    floats = _scores(settings)
     app = FastAPI(title="inttower framework floor")
     app.state.metrics = Metrics()  # the error handlers count errors there
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
 
     @app.post("/score")
-    async def score(body: Annotated[ScoreRequest, Depends(json_body(ScoreRequest))]) -> Response:
+    async def score(request: Request) -> Response:
+        body = await json_body(request, ScoreRequest)
         return json_response({"scores": floats[: len(body.candidate_ids)]})
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
+
+    return app
+
+
+def create_minimal_app() -> FastAPI:
+    floats = _scores(Settings())
+    app = FastAPI(title="inttower minimal floor")
+
+    @app.post("/score")
+    async def score(request: Request) -> Response:
+        ids = orjson.loads(await request.body())["candidate_ids"]
+        return json_response({"item_ids": ids, "scores": floats[: len(ids)]})
 
     @app.get("/readyz")
     async def readyz() -> dict[str, str]:
@@ -52,9 +81,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--minimal", action="store_true",
+                        help="The minimal floor instead of the framework one.")
     args = parser.parse_args()
+    factory = "create_minimal_app" if args.minimal else "create_floor_app"
     serve(args.host, args.port, args.workers, access_log=False,
-          app="training.bench.floor:create_floor_app")
+          app=f"training.bench.floor:{factory}")
 
 
 if __name__ == "__main__":

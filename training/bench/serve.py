@@ -1,7 +1,7 @@
-"""`inttower bench serve`: the real server, started through the CLI, against the framework floor
-(training/bench/floor.py), both on free loopback ports with the same workers, driven in turn by a
-bounded load generator (training/bench/load.py); then /recommend, the scale test, item refresh and
-training throughput. Every ratio compares runs of the same benchmark, taken in alternation.
+"""`inttower bench serve`: the real server, started through the CLI, against the floors
+(training/bench/floor.py), all on free loopback ports, driven in turn by a bounded load generator
+(training/bench/load.py); then /recommend, the scale test, item refresh and training throughput.
+Every ratio compares runs of the same benchmark, taken in alternation (training/bench/measure.py).
 
 Sections of the results document:
     score       /score and the floor at N candidates, one connection and `connections` (saturation):
@@ -9,6 +9,9 @@ Sections of the results document:
     online      /score N=1000, one connection, known users: the cached path (heads precomputed at
                 load) against fresh features (a 20-item history in the request: the user tower
                 runs online), taken in alternation on one server
+    paths       /score on one worker through each code path (int8 or float32 item vectors;
+                string, integer or digit-string ids) against the minimal and the framework
+                floors, in `paths_cells` (training/bench/paths.py)
     recommend   /recommend k=100 over an ml-1m-sized catalogue, one connection
     scale       a `scale_items` catalogue against the main one: load time, /score N=1000 p50 at
                 one connection, resident memory of a one-worker API for each
@@ -19,11 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 import statistics
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,127 +34,50 @@ from model import store
 from model.bundle import load_bundle
 from service.scorer import Scorer
 from service.settings import Settings
-from training.bench.catalogue import Catalogue, bundle_artifacts, catalogue_ids
-from training.bench.load import load_generator, run_load, wrk_version
+from training.bench.catalogue import bundle_artifacts, catalogue_ids
+from training.bench.load import load_generator, wrk_version
+from training.bench.measure import (
+    BODIES,
+    alternate,
+    api_launch,
+    floor_launch,
+    measure,
+    medians,
+    paired_ratios,
+    score_bodies,
+)
+from training.bench.paths import paths_goals, paths_section
 from training.bench.pipeline import refresh_rate, training_rate
 from training.bench.provenance import provenance
-from training.bench.servers import Launch, Server, free_port, running
+from training.bench.serve_config import ServeConfig
+from training.bench.servers import running
 from training.bench.speed_report import cpu_goal
 from training.trainer import DataConfig
 
 log = logging.getLogger(__name__)
 
-BODIES = 64  # distinct request bodies per run: users and candidates vary between requests
 SCALE_CANDIDATES = 1_000
 RECOMMEND_K = 100
 ONLINE_HISTORY = 20  # item ids in each online request's fresh history
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    work: Path  # the benchmark bundles are built here once, and the servers' logs written
-    artifacts: Path | None = None  # an existing bundle store to measure instead of a synthetic one
-    users: int = 10_000
-    items: int = 100_000
-    interactions: int = 100_000  # trained on, one epoch, per synthetic bundle
-    candidates: tuple[int, ...] = (100, 1_000, 10_000)
-    seconds: float = 5.0  # per load run
-    repeats: int = 3
-    workers: int = 2
-    connections: int = 8  # the saturation runs
-    device: str = "cpu"
-    recommend_users: int = 6_040  # an ml-1m-sized catalogue for /recommend
-    recommend_items: int = 3_706  # 0 skips /recommend
-    scale_items: int = 1_000_000  # 0 skips the scale test
-    train_dataset: str = "ml-1m"  # a built-in dataset, unless train_schema is given
-    train_schema: Path | None = None
-    train_steps: int = 30  # 0 skips the training throughput
-    seed: int = 0
-
-    def catalogue(self, users: int, items: int) -> Catalogue:
-        return Catalogue(users, items, self.interactions)
-
-    def command(self) -> str:
-        train = (["--train-schema", str(self.train_schema)] if self.train_schema
-                 else ["--train-dataset", self.train_dataset])
-        main = (["--artifacts", str(self.artifacts)] if self.artifacts else
-                ["--users", str(self.users), "--items", str(self.items)])
-        args = ["--work", str(self.work), *main, "--interactions", str(self.interactions),
-                *(a for n in self.candidates for a in ("--candidates", str(n))),
-                "--seconds", f"{self.seconds:g}", "--repeats", str(self.repeats),
-                "--workers", str(self.workers), "--connections", str(self.connections),
-                "--device", self.device, "--recommend-users", str(self.recommend_users),
-                "--recommend-items", str(self.recommend_items),
-                "--scale-items", str(self.scale_items), *train,
-                "--train-steps", str(self.train_steps)]
-        return shlex.join(["inttower", "bench", "serve", *args])
-
-
-def _api(artifacts: Path, workers: int, device: str, log: Path) -> Launch:
-    """The real server, through the CLI."""
-    port = free_port()
-    return Launch(["-m", "inttower.cli", "serve", "--artifacts", str(artifacts), "--port",
-                   str(port), "--workers", str(workers), "--device", device, "--no-access-log"],
-                  port, log)
-
-
-def _floor(workers: int, log: Path) -> Launch:
-    port = free_port()
-    return Launch(["-m", "training.bench.floor", "--port", str(port), "--workers", str(workers)],
-                  port, log)
-
-
-def _measure(server: Server, path: str, bodies: Sequence[bytes], connections: int,
-             seconds: float) -> dict[str, float]:
-    cpu = server.cpu_seconds()
-    load = run_load(server.port, path, bodies, connections, seconds)
-    cpu = server.cpu_seconds() - cpu
-    if load.errors:
-        raise RuntimeError(f"{load.errors} of {load.requests} requests to {path} failed")
-    return {"p50_ms": load.p50_ms, "p99_ms": load.p99_ms, "per_s": load.per_second,
-            "cpu_ms_per_request": cpu / load.requests * 1e3, "requests": load.requests}
-
-
-def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-
-
-def _score_bodies(users: list[str], items: list[str], n: int, rng: np.random.Generator,
-                  history: int = 0) -> list[bytes]:
-    """Request bodies for random users and candidates; with `history`, each sends that many
-    random item ids as its fresh history (the bundle's `user_history.field`)."""
-    def body() -> dict[str, Any]:
-        request = {"user_id": users[rng.integers(len(users))],
-                   "candidate_ids": [items[j] for j in rng.integers(0, len(items), n)]}
-        if history:
-            fresh = [items[j] for j in rng.integers(0, len(items), history)]
-            request["user_features"] = {"history": fresh}
-        return request
-
-    return [json.dumps(body()).encode() for _ in range(BODIES)]
 
 
 def _score_section(config: ServeConfig, artifacts: Path, logs: Path,
                    rng: np.random.Generator) -> list[dict[str, Any]]:
     users, items = catalogue_ids(artifacts)
     rows = []
-    with running([_api(artifacts, config.workers, config.device, logs / "api.log"),
-                  _floor(config.workers, logs / "floor.log")]) as (api, floor):
+    with running([api_launch(artifacts, config.workers, config.device, logs / "api.log"),
+                  floor_launch(config.workers, logs / "floor.log")]) as (api, floor):
         for n in config.candidates:
-            bodies = _score_bodies(users, items, n, rng)
+            bodies = score_bodies(users, items, n, rng)
             for connections in (1, config.connections):
-                runs: dict[str, list[dict[str, float]]] = {"service": [], "floor": []}
-                for repeat in range(config.repeats):  # alternate which goes first
-                    order = [("service", api), ("floor", floor)][:: 1 if repeat % 2 == 0 else -1]
-                    for name, server in order:
-                        runs[name].append(_measure(server, "/score", bodies, connections,
-                                                   config.seconds))
-                ratios = {key: statistics.median(s[key] / f[key] for s, f in
-                                                 zip(runs["service"], runs["floor"], strict=True))
-                          for key in ("p50_ms", "per_s", "cpu_ms_per_request")}
+                runs = alternate({name: partial(measure, server, "/score", bodies, connections,
+                                                config.seconds)
+                                  for name, server in (("service", api), ("floor", floor))},
+                                 config.repeats)
                 rows.append({"candidates": n, "connections": connections,
-                             "service": _medians(runs["service"]),
-                             "floor": _medians(runs["floor"]), "service_vs_floor": ratios})
+                             "service": medians(runs["service"]),
+                             "floor": medians(runs["floor"]),
+                             "service_vs_floor": paired_ratios(runs["service"], runs["floor"])})
                 log.info("score N=%d c=%d: %s", n, connections, rows[-1])
     return rows
 
@@ -165,19 +89,17 @@ def _online_section(config: ServeConfig, artifacts: Path, logs: Path,
         log.info("online section skipped: the bundle has no user history field named 'history'")
         return None
     users, items = catalogue_ids(artifacts)
-    bodies = {kind: _score_bodies(users, items, SCALE_CANDIDATES, rng,
-                                  ONLINE_HISTORY if kind == "online" else 0)
+    bodies = {kind: score_bodies(users, items, SCALE_CANDIDATES, rng,
+                                 ONLINE_HISTORY if kind == "online" else 0)
               for kind in ("cached", "online")}
-    runs: dict[str, list[dict[str, float]]] = {"cached": [], "online": []}
-    with running([_api(artifacts, config.workers, config.device, logs / "api-online.log")]) as (
-            api,):
-        for repeat in range(config.repeats):  # alternate which goes first
-            for name in ("cached", "online")[:: 1 if repeat % 2 == 0 else -1]:
-                runs[name].append(_measure(api, "/score", bodies[name], 1, config.seconds))
+    with running([api_launch(artifacts, config.workers, config.device,
+                             logs / "api-online.log")]) as (api,):
+        runs = alternate({kind: partial(measure, api, "/score", bodies[kind], 1, config.seconds)
+                          for kind in ("cached", "online")}, config.repeats)
     extra = statistics.median(o["p50_ms"] - c["p50_ms"]
                               for o, c in zip(runs["online"], runs["cached"], strict=True))
     return {"candidates": SCALE_CANDIDATES, "history": ONLINE_HISTORY, "connections": 1,
-            "cached": _medians(runs["cached"]), "online": _medians(runs["online"]),
+            "cached": medians(runs["cached"]), "online": medians(runs["online"]),
             "online_minus_cached_p50_ms": extra}
 
 
@@ -188,12 +110,12 @@ def _recommend_section(config: ServeConfig, logs: Path,
     users, _ = catalogue_ids(artifacts)
     bodies = [json.dumps({"user_id": users[rng.integers(len(users))], "k": RECOMMEND_K}).encode()
               for _ in range(BODIES)]
-    with running([_api(artifacts, config.workers, config.device,
-                       logs / "api-recommend.log")]) as (api,):
-        runs = [_measure(api, "/recommend", bodies, 1, config.seconds)
+    with running([api_launch(artifacts, config.workers, config.device,
+                             logs / "api-recommend.log")]) as (api,):
+        runs = [measure(api, "/recommend", bodies, 1, config.seconds)
                 for _ in range(config.repeats)]
     return {"catalogue": {"users": size.users, "items": size.items},
-            "k": RECOMMEND_K, "connections": 1, **_medians(runs)}
+            "k": RECOMMEND_K, "connections": 1, **medians(runs)}
 
 
 def _load_seconds(artifacts: Path, device: str) -> float:
@@ -212,21 +134,18 @@ def _scale_section(config: ServeConfig, main: Path, logs: Path,
     result: dict[str, Any] = {
         name: {"items": len(catalogue_ids(path)[1]), "load_s": _load_seconds(path, config.device)}
         for name, path in catalogues.items()}
-    bodies = {name: _score_bodies(*catalogue_ids(path), SCALE_CANDIDATES, rng)
+    bodies = {name: score_bodies(*catalogue_ids(path), SCALE_CANDIDATES, rng)
               for name, path in catalogues.items()}
-    with running([_api(main, 1, config.device, logs / "api-main.log"),
-                  _api(large, 1, config.device, logs / "api-large.log")]) as servers:
+    with running([api_launch(main, 1, config.device, logs / "api-main.log"),
+                  api_launch(large, 1, config.device, logs / "api-large.log")]) as servers:
         apis = dict(zip(("main", "large"), servers, strict=True))
-        runs: dict[str, list[dict[str, float]]] = {"main": [], "large": []}
-        for repeat in range(config.repeats):
-            for name in ("main", "large")[:: 1 if repeat % 2 == 0 else -1]:
-                runs[name].append(_measure(apis[name], "/score", bodies[name], 1, config.seconds))
+        runs = alternate({name: partial(measure, api, "/score", bodies[name], 1, config.seconds)
+                          for name, api in apis.items()}, config.repeats)
         for name, api in apis.items():
             result[name] |= {"ready_s": api.ready_s, "rss_mb": api.rss_bytes() / 2**20,
-                             "score": _medians(runs[name])}
+                             "score": medians(runs[name])}
     result["candidates"] = SCALE_CANDIDATES
-    result["large_vs_main_p50"] = statistics.median(
-        a["p50_ms"] / b["p50_ms"] for a, b in zip(runs["large"], runs["main"], strict=True))
+    result["large_vs_main_p50"] = paired_ratios(runs["large"], runs["main"])["p50_ms"]
     return result
 
 
@@ -246,6 +165,7 @@ def run_serve(config: ServeConfig) -> dict[str, Any]:
                    "connections": config.connections},
         "score": _score_section(config, main, logs, rng),
         "online": _online_section(config, main, logs, rng),
+        "paths": paths_section(config, main, logs, rng) if config.paths_cells else None,
         "recommend": _recommend_section(config, logs, rng) if config.recommend_items else None,
         "scale": _scale_section(config, main, logs, rng) if config.scale_items else None,
         "refresh": refresh_rate(main, config.repeats),
@@ -259,7 +179,8 @@ def run_serve(config: ServeConfig) -> dict[str, Any]:
 
 
 def serve_goals(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 5's serving goals, each with its measured value."""
+    """Issue 5's serving goals and issue 12's (the paths section), each with its measured
+    value."""
     def score(n: int, connections: int) -> dict[str, Any] | None:
         return next((r for r in doc["score"] if r["candidates"] == n
                      and r["connections"] == connections), None)
@@ -284,6 +205,8 @@ def serve_goals(doc: dict[str, Any]) -> list[dict[str, Any]]:
     if large:
         p50 = large["service"]["p50_ms"]
         goals.append(("/score N=10000 p50, one connection", "<= 6 ms", p50, p50 <= 6, "ms"))
+    if doc.get("paths"):  # results written before the paths section existed lack it
+        goals += paths_goals(doc["paths"])
     if doc["recommend"]:
         p50 = doc["recommend"]["p50_ms"]
         items = doc["recommend"]["catalogue"]["items"]

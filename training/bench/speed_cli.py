@@ -25,6 +25,17 @@ def _report(document: dict[str, Any], out: Path) -> None:
     typer.echo(markdown_path.read_text(encoding="utf-8"))
 
 
+def _cells(given: list[str]) -> tuple[tuple[int, int], ...]:
+    """`--paths-cell 1000:16` -> ((1000, 16),)."""
+    try:
+        cells = tuple((int(n), int(c)) for n, c in (cell.split(":") for cell in given))
+    except ValueError as exc:
+        raise typer.BadParameter("N:CONNECTIONS, two integers", param_hint="--paths-cell") from exc
+    if any(n < 1 or c < 1 for n, c in cells):
+        raise typer.BadParameter("N and CONNECTIONS are at least 1", param_hint="--paths-cell")
+    return cells
+
+
 def kernel(
     items: Annotated[int, typer.Option(help="Catalogue rows of random item vectors.")] = 100_000,
     candidates: CandidatesOpt = None,
@@ -52,10 +63,17 @@ def serve(
         help="Synthetic interactions each bundle is trained on (one epoch).")] = 100_000,
     candidates: CandidatesOpt = None,
     seconds: Annotated[float, typer.Option(help="Length of each load run.")] = 5.0,
-    repeats: Annotated[int, typer.Option(help="Runs per cell, service and floor in turn.")] = 3,
+    repeats: Annotated[int, typer.Option(help="Runs per cell, service and floors in turn.")] = 3,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn workers per server.")] = 2,
     connections: Annotated[int, typer.Option(help="Connections of the saturation runs.")] = 8,
     device: DeviceOpt = "cpu",
+    paths: Annotated[bool, typer.Option(
+        help="The paths section: /score on one worker through int8 and float32 item vectors, "
+             "string, integer and digit-string ids, against the minimal and framework "
+             "floors.")] = True,
+    paths_cell: Annotated[list[str] | None, typer.Option(
+        help="A cell of the paths section, N:CONNECTIONS, repeatable (default 1000:1, "
+             "1000:16, 10000:1: issue 12's goals).")] = None,
     recommend_users: int = 6_040,
     recommend_items: Annotated[int, typer.Option(
         help="Catalogue of the /recommend test (ml-1m-sized by default); 0 skips it.")] = 3_706,
@@ -68,16 +86,18 @@ def serve(
     train_steps: Annotated[int, typer.Option(help="Steps timed; 0 skips training.")] = 30,
     out: OutOpt = RESULTS,
 ) -> None:
-    """/score against the framework floor over HTTP, /recommend, scale, refresh, training."""
-    from training.bench.serve import ServeConfig, run_serve
+    """/score against the floors over HTTP, by code path, /recommend, scale, refresh, training."""
+    from training.bench.serve import run_serve
+    from training.bench.serve_config import PATHS_CELLS, ServeConfig
     from training.fetch import data_home
 
+    cells = (_cells(paths_cell) if paths_cell else PATHS_CELLS) if paths else ()
     config = ServeConfig(work=work or data_home() / "bench", artifacts=artifacts, users=users,
                          items=items,
                          interactions=interactions,
                          candidates=tuple(candidates or DEFAULT_CANDIDATES), seconds=seconds,
                          repeats=repeats, workers=workers, connections=connections,
-                         device=device, recommend_users=recommend_users,
+                         device=device, paths_cells=cells, recommend_users=recommend_users,
                          recommend_items=recommend_items, scale_items=scale_items,
                          train_dataset=train_dataset, train_schema=train_schema,
                          train_steps=train_steps)

@@ -97,6 +97,8 @@ def render_serve(doc: Doc) -> str:
                   *_table(["user path", "p50 ms", "p99 ms", "req/s", "CPU ms/req"], rows), "",
                   f"online - cached p50: {o['online_minus_cached_p50_ms']:+.3f} ms (median of "
                   "the paired runs)"]
+    if doc.get("paths"):  # results written before the paths section existed lack it
+        lines += _paths(doc["paths"])
     if doc["recommend"]:
         r = doc["recommend"]
         lines += ["", "## /recommend", "", f"k={r['k']} over {r['catalogue']['items']:,} items, "
@@ -124,6 +126,34 @@ def render_serve(doc: Doc) -> str:
                      f"{t['samples_per_s']:,.0f} samples/s (batch {t['batch_size']}, "
                      f"{t['steps']} steps, {t['torch_threads']} torch threads).")
     return "\n".join([*lines, *_goals(doc)]) + "\n"
+
+
+def _paths(paths: Doc) -> list[str]:
+    """Two tables of the same rows: what was measured, then the service / floor ratios."""
+    rows, floors = paths["rows"], ("minimal", "framework")
+    cells = [[f"{r['candidates']:,}", str(r["connections"]), r["ids"], r["item_dtype"]]
+             for r in rows]
+    measured = [[*cell, *(v for side in ("service", *(f"{f}_floor" for f in floors))
+                          for v in _run(r[side]))] for cell, r in zip(cells, rows, strict=True)]
+    ratios = [[*cell, *(f"{r[f'service_vs_{f}'][k]:.2f}x" for f in floors
+                        for k in ("p50_ms", "per_s", "cpu_ms_per_request"))]
+              for cell, r in zip(cells, rows, strict=True)]
+    header, runs = ["N", "conns", "candidate ids", "item vectors"], ["p50 ms", "p99 ms", "req/s",
+                                                                     "CPU ms/req"]
+    return ["", "## /score by code path vs the minimal and framework floors", "",
+            f"{paths['workers']} worker per server. String ids are the main catalogue's "
+            '("i0", ...); JSON integers and digit strings name the same candidates of a synthetic '
+            'catalogue of the same size with ids "0", "1", ...; float32 is the main model with '
+            "float32 item vectors (a refresh-items child). The minimal floor is a FastAPI route "
+            "that parses the raw body with orjson and answers N ids and N floats (no middleware, "
+            "no validation, no model); the framework floor adds the service's middleware, error "
+            "handlers and validated request parsing. The service and both floors alternate on "
+            "the same bodies.", "",
+            *_table([*header, *runs, *(f"minimal {h}" for h in runs),
+                     *(f"framework {h}" for h in runs)], measured), "",
+            "Service / floor: the median of the ratios of runs taken together.", "",
+            *_table([*header, *(f"{k} / {f}" for f in floors for k in ("p50", "req/s", "CPU"))],
+                    ratios)]
 
 
 def render_train(doc: Doc) -> str:
