@@ -16,13 +16,15 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-M = TypeVar("M", bound=BaseModel)
+from service.schemas import RequestModel
+
+R = TypeVar("R", bound=RequestModel)
 
 
-async def json_body(request: Request, model: type[M]) -> M:
+async def json_body(request: Request, model: type[R]) -> R:
     """The body parsed as `model`; invalid JSON or fields -> 422 naming them."""
     try:
-        return model.model_validate_json(await request.body())
+        return model.from_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from exc
 

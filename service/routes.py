@@ -20,6 +20,7 @@ import orjson
 from fastapi import APIRouter, Header, Request, Response
 
 from service.errors import Forbidden, NotReady
+from service.integer_ids import IntegerIds
 from service.request_body import json_body, openapi_body
 from service.schemas import (
     ErrorResponse,
@@ -48,9 +49,16 @@ def live_scorer(request: Request) -> Scorer:
     return scorer
 
 
+def _spelled(value: object) -> orjson.Fragment:
+    """What orjson cannot write itself: the ids of a JSON-integer request (service.integer_ids)."""
+    if isinstance(value, IntegerIds):
+        return value.json()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def json_response(payload: dict[str, Any]) -> Response:
     # orjson writes the float32 score arrays directly, without a list of Python floats.
-    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
+    return Response(orjson.dumps(payload, default=_spelled, option=orjson.OPT_SERIALIZE_NUMPY),
                     media_type="application/json")
 
 

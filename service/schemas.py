@@ -11,10 +11,11 @@ limits are declared here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,6 +23,7 @@ from pydantic import (
     GetPydanticSchema,
     PlainSerializer,
     PlainValidator,
+    StrictInt,
     StringConstraints,
     ValidationError,
     ValidatorFunctionWrapHandler,
@@ -157,16 +159,21 @@ UserFeatures = Annotated[
 ]
 
 
-class _Request(BaseModel):
+class RequestModel(BaseModel):
     # Strict: "5" is not an int and 1 is not a bool; unknown fields are typos, not extensions.
     model_config = ConfigDict(strict=True, extra="forbid")
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Self:
+        """The request in `raw`; ValidationError naming the fields otherwise."""
+        return cls.model_validate_json(raw)
 
 
 SCORE_EXAMPLE: dict[str, Any] = {"user_id": "42", "candidate_ids": ["1", "50", "181"]}
 RECOMMEND_EXAMPLE: dict[str, Any] = {"user_id": "42", "k": 10, "exclude_ids": ["50"]}
 
 
-class ScoreRequest(_Request):
+class ScoreRequest(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [SCORE_EXAMPLE]})
 
     user_id: UserId
@@ -182,6 +189,39 @@ class ScoreRequest(_Request):
         "counted from when the scorer starts, after the body is parsed). `scored` in the "
         "response says how many were. Default: the server's INTTOWER_SCORE_BUDGET_MS, if set.")
 
+    @classmethod
+    def from_json(cls, raw: bytes) -> Self:
+        """The common bodies (candidate ids all strings, or all integers within int64) are
+        validated in pydantic's compiled core alone (`_CommonScoreRequest`): 32 µs for 1,000
+        string ids against 46 µs through the id validator, which hands each list to Python. Any
+        other body, or an error, takes the full validation and its messages."""
+        try:
+            return _CommonScoreRequest.model_validate_json(raw)  # type: ignore[return-value]
+        except ValidationError:
+            return cls.model_validate_json(raw)
+
+
+def _int64_array(values: list[int]) -> np.ndarray:
+    try:
+        return np.fromiter(values, np.int64, len(values))
+    except OverflowError as exc:  # beyond int64: left to the full validation (decimal strings)
+        raise ValueError("an id beyond int64") from exc
+
+
+# A list of strings or of integers, each tried in order and abandoned at its first wrong item
+# (fail_fast), so an integer list costs one failed look at a string list.
+_CommonItemIds = Annotated[
+    Annotated[list[str], Field(min_length=1, fail_fast=True)]
+    | Annotated[list[StrictInt], Field(min_length=1, fail_fast=True),
+                AfterValidator(_int64_array)],
+    Field(union_mode="left_to_right")]
+
+
+class _CommonScoreRequest(ScoreRequest):
+    """ScoreRequest.from_json's fast path: the same request, for the common id lists only."""
+
+    candidate_ids: _CommonItemIds  # type: ignore[assignment]
+
 
 class ScoreResponse(BaseModel):
     model_version: str
@@ -194,7 +234,7 @@ class ScoreResponse(BaseModel):
     scored: int
 
 
-class RecommendRequest(_Request):
+class RecommendRequest(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [RECOMMEND_EXAMPLE]})
 
     user_id: UserId

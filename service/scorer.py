@@ -33,6 +33,7 @@ from model.features import OOV
 from service.backends import backend_for
 from service.errors import TooManyCandidates, UnknownCandidates
 from service.id_index import item_id_index
+from service.integer_ids import IntegerIds
 from service.settings import Settings
 from service.slices import SlicePool
 from service.user_features import FeatureValue, UserFeatureEncoder
@@ -47,7 +48,7 @@ ItemIds = Sequence[str] | np.ndarray  # strings, or an int64 array of JSON integ
 @dataclass(frozen=True)
 class Scores:
     user_known: bool
-    item_ids: list[str]
+    item_ids: Sequence[str]  # a list, or IntegerIds for a request of JSON integers
     scores: np.ndarray  # (K,) float32 click probabilities, aligned with item_ids
     unknown_item_ids: list[str]
     stages: dict[str, float]  # seconds: user_tower, gather_score (+ search, for /recommend)
@@ -104,7 +105,8 @@ class Scorer:
             ids = ids[:scored]
         if top_k is not None:
             order = _best_first(logits, top_k)
-            logits, ids = logits[order], [ids[j] for j in order]
+            logits = logits[order]
+            ids = ids.take(order) if isinstance(ids, IntegerIds) else [ids[j] for j in order]
         scores = _sigmoid(logits)
         stages = {"user_tower": encoded - started, "gather_score": self._clock() - encoded}
         return Scores(known, ids, scores, unknown, stages, path, scored)
@@ -174,15 +176,13 @@ class Scorer:
             size = min(len(rows) - done, int((deadline - now) / per_row))
         return np.concatenate(parts) if parts else np.empty(0, np.float32)
 
-    def _item_rows(self, ids: ItemIds) -> tuple[np.ndarray, list[str], list[str]]:
-        """Bundle rows (N,) int64 of the known ids and those ids as strings, in request order;
-        then the unknown ids."""
+    def _item_rows(self, ids: ItemIds) -> tuple[np.ndarray, Sequence[str], list[str]]:
+        """Bundle rows (N,) int64 of the known ids and those ids, in request order; then the
+        unknown ids, as strings."""
         rows = self._item_ids.rows(ids)
         known = rows >= 0
-        if isinstance(ids, np.ndarray):  # JSON integers: the catalogue spells the known ones
-            unknown = [str(i) for i in ids[~known].tolist()]
-            rows = rows[known]
-            return rows, self.bundle.items.ids[rows].tolist(), unknown
+        if isinstance(ids, np.ndarray):  # JSON integers: spelled when the response is written
+            return rows[known], IntegerIds(ids[known]), [str(i) for i in ids[~known].tolist()]
         if known.all():
             return rows, list(ids), []
         unknown = [i for i, ok in zip(ids, known.tolist(), strict=True) if not ok]

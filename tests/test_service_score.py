@@ -208,7 +208,7 @@ def test_an_integer_catalogue_scores_json_integers_and_digit_strings_alike(
     as_integers = scorer.score(user, np.array([14, 7, 7, -7, 140, 3]))
     assert as_strings.item_ids == ["14", "7", "140"]  # "007" is not 7
     assert as_strings.unknown_item_ids == ["007", "x", "99999999999999999999"]
-    assert as_integers.item_ids == ["14", "7", "7", "140"]  # the catalogue's strings
+    assert list(as_integers.item_ids) == ["14", "7", "7", "140"]  # the catalogue's strings
     assert as_integers.unknown_item_ids == ["-7", "3"]
     np.testing.assert_array_equal(as_integers.scores[[0, 1, 3]], as_strings.scores)
     # A fresh history of integer ids reaches the user tower as the same items.

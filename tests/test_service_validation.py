@@ -235,3 +235,23 @@ def test_counts_written_with_a_zero_fraction_are_integers(client: TestClient,
     assert client.post("/recommend", json={"user_id": user, "k": 84.0}).status_code == 200
     _refused(client.post("/recommend", json={"user_id": user, "k": 84.5}), 422, "k")
     _refused(client.post("/recommend", json={"user_id": user, "k": True}), 422, "k")
+
+
+@pytest.mark.parametrize("candidates", [["a", "b"], [3, 1], ["a", 7], [2**70, 1], [7, "a"],
+                                        [True], [1.5], [], ["x"] * 3])
+def test_the_fast_parse_of_common_bodies_answers_as_the_full_validation(
+        candidates: list[object]) -> None:
+    raw = json.dumps({"user_id": "u1", "candidate_ids": candidates, "top_k": 2}).encode()
+    try:
+        expected = ScoreRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        with pytest.raises(ValidationError) as raised:
+            ScoreRequest.from_json(raw)
+        assert raised.value.errors() == exc.errors()
+        return
+    parsed = ScoreRequest.from_json(raw)
+    assert isinstance(parsed, ScoreRequest) and parsed.top_k == expected.top_k
+    ids, want = parsed.candidate_ids, expected.candidate_ids
+    assert type(ids) is type(want)
+    assert (ids.tolist() if isinstance(ids, np.ndarray) else ids) == (
+        want.tolist() if isinstance(want, np.ndarray) else want)
