@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -21,9 +20,11 @@ class Settings(BaseSettings):
     # Measured on a busy 2-core box, N=1000: 0.3 ms with 1 thread, 23 ms with 2.
     torch_threads: int = Field(1, ge=1)
     max_candidates: int = Field(10_000, ge=1)  # per /score request; more answers 413
-    # A request with at least 2x this many candidates is scored in slices on up to
-    # `score_threads` threads (service.slices); smaller ones stay on the event loop's thread.
-    score_threads: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1)
+    # With score_threads > 1, a request with at least 2x slice_min_candidates candidates is
+    # scored in slices on up to that many threads (service.slices). Off by default: on the 2-core
+    # benchmark machine one N=10,000 request took 3.68 ms at p50 with 2 threads against 2.95 ms
+    # with 1, and 36 % more CPU (docs/benchmarks); worth measuring where cores are not shared.
+    score_threads: int = Field(1, ge=1)
     slice_min_candidates: int = Field(2_500, ge=1)
     # Latency budget of a /score request that names none (budget_ms): None scores every
     # candidate; else only the first ones, in request order, that fit in this many ms.

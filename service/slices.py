@@ -9,7 +9,9 @@ the first, the calling thread computes the first, and the results are joined in 
 kernels (model.fused) are numba `nogil` functions, so the slices really run side by side.
 
 At saturation every core is busy with other requests anyway; slicing then costs the hand-offs
-and gains nothing, which is why the threshold is high (`inttower bench serve` measures both).
+and gains nothing, which is why the threshold is high. On a machine whose cores are shared it
+can cost more than it gains even for one large request: it is off unless INTTOWER_SCORE_THREADS
+asks for it (service.settings has the figures).
 """
 
 from __future__ import annotations
