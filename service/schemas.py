@@ -161,7 +161,9 @@ UserFeatures = Annotated[
 
 class RequestModel(BaseModel):
     # Strict: "5" is not an int and 1 is not a bool; unknown fields are typos, not extensions.
-    model_config = ConfigDict(strict=True, extra="forbid")
+    # Only keys go through the JSON parser's string cache: ids rarely repeat between requests,
+    # and caching them cost ~20 µs of 60 at 1,000 random ids of a 100,000-item catalogue.
+    model_config = ConfigDict(strict=True, extra="forbid", cache_strings="keys")
 
     @classmethod
     def from_json(cls, raw: bytes) -> Self:
