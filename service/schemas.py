@@ -64,14 +64,19 @@ def _coerce_ids(values: list[object]) -> list[str]:
     return [v if type(v) is str else str(v) for v in values]
 
 
+def _as_int64(integers: list[int]) -> np.ndarray | None:
+    """(N,) int64 of Python integers, or None if one is beyond int64 (kept as a decimal string)."""
+    try:
+        return np.fromiter(integers, np.int64, len(integers))
+    except OverflowError:
+        return None
+
+
 def _int64_ids(values: list[object]) -> np.ndarray | None:
     """(N,) int64 of `values` if all are integers (booleans are not) within int64, else None."""
     if set(map(type, values)) != {int}:  # one C pass; np.fromiter would take 1.5, True or "7"
         return None
-    try:
-        return np.fromiter(values, np.int64, len(values))
-    except OverflowError:  # beyond int64: kept as decimal strings
-        return None
+    return _as_int64(values)  # type: ignore[arg-type]
 
 
 def _validate_ids(value: object, handler: ValidatorFunctionWrapHandler) -> object:
@@ -203,11 +208,11 @@ class ScoreRequest(RequestModel):
             return cls.model_validate_json(raw)
 
 
-def _int64_array(values: list[int]) -> np.ndarray:
-    try:
-        return np.fromiter(values, np.int64, len(values))
-    except OverflowError as exc:  # beyond int64: left to the full validation (decimal strings)
-        raise ValueError("an id beyond int64") from exc
+def _int64_array(integers: list[int]) -> np.ndarray:
+    ints = _as_int64(integers)
+    if ints is None:  # left to the full validation, which keeps them as decimal strings
+        raise ValueError("an id beyond int64")
+    return ints
 
 
 # A list of strings or of integers, each tried in order and abandoned at its first wrong item
