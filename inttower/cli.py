@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
+from bench.cli import bench_app
 from model.item_vectors import DEFAULT_ITEM_DTYPE, ItemDtype
 from model.retention import DEFAULT_GRACE_S
-from training.bench.cli import bench_app
 from training.split import HeldOut, SplitKind
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)

@@ -41,7 +41,7 @@ def serve(host: str, port: int, workers: int = 1, access_log: bool = True,
     """Run the API until interrupted; `overrides` are Settings fields, e.g. {"device": "cuda"}.
 
     `app` names another app factory to run with exactly these server settings (the benchmark's
-    framework floor, training/bench/floor.py)."""
+    framework floor, bench/speed/floor.py)."""
     os.environ.update({f"INTTOWER_{name.upper()}": value
                        for name, value in (overrides or {}).items()})
     settings = Settings()  # fail fast on a bad environment, before any worker starts

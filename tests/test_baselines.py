@@ -6,16 +6,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.baselines import COLD, DAT, LR, BaselineConfig, DeepFM, TwoTower
-from model.baselines.dat import adaptive_mimic_loss
-from model.baselines.deepfm import fm_interaction
+from bench.quality.baselines import COLD, DAT, LR, BaselineConfig, DeepFM, TwoTower
+from bench.quality.baselines.dat import adaptive_mimic_loss
+from bench.quality.baselines.deepfm import fm_interaction
+from bench.quality.objectives import dat_objective, pointwise_objective
 from model.config import TowerSpec
 from model.inputs import Batch, TowerInputs
 from model.losses import LossConfig
 from training.dataset import BatchSource
 from training.loop import FitConfig, fit
 from training.metrics import auc
-from training.objectives import dat_objective, pointwise_objective
 from training.split import SplitKind
 from training.synth import generate
 from training.trainer import DataConfig, prepare_data

@@ -6,16 +6,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bench.cli import _seeds
+from bench.quality.baselines import LR, BaselineConfig, TwoTower
+from bench.quality.cost import inttower_cost, lr_cost, two_tower_cost
+from bench.quality.runner import RunResult, Task, run_tasks
+from bench.quality.summary import summarise
+from bench.quality.zoo import CIR_WEIGHTS, HEADS, Variant, ablation_grid, family_variants
 from inttower.cli import app
-from model.baselines import LR, BaselineConfig, TwoTower
 from model.config import ModelConfig, TowerSpec
 from model.inttower import IntTower
 from model.losses import LossConfig
-from training.bench.cli import _seeds
-from training.bench.cost import serving_cost
-from training.bench.report import summarise
-from training.bench.runner import RunResult, Task, run_tasks
-from training.bench.zoo import CIR_WEIGHTS, HEADS, Variant, ablation_grid, family_variants
 from training.loop import FitConfig
 from training.synth import generate
 from training.trainer import DataConfig
@@ -47,7 +47,7 @@ def _result(family: str, variant: str, seed: int, valid_auc: float, test_auc: fl
     model = TwoTower(BaselineConfig(SPEC, SPEC))
     return RunResult(family, variant, seed, {"auc": valid_auc, "logloss": 0.5, "gauc": 0.6},
                      {"auc": test_auc, "logloss": 0.5, "gauc": 0.6}, 2, 4, 1.0, 10,
-                     serving_cost(model))
+                     two_tower_cost(model))
 
 
 def test_variants_are_chosen_on_validation_never_on_test() -> None:
@@ -68,12 +68,12 @@ def test_variants_are_chosen_on_validation_never_on_test() -> None:
 
 
 def test_serving_cost_per_candidate() -> None:
-    inttower = serving_cost(IntTower(ModelConfig(SPEC, SPEC)))  # L=3, Hu=Hi=4, d=32
+    inttower = inttower_cost(IntTower(ModelConfig(SPEC, SPEC)))  # L=3, Hu=Hi=4, d=32
     assert (inttower.flops, inttower.item_bytes) == (2 * 12 * 4 * 32 + 12 * 4 + 1, 4 * 4 * 32)
-    dot = serving_cost(IntTower(ModelConfig(SPEC, SPEC, fe_block=False)))
+    dot = inttower_cost(IntTower(ModelConfig(SPEC, SPEC, fe_block=False)))
     assert (dot.flops, dot.item_bytes) == (2 * 128 + 1, 512)
-    assert serving_cost(TwoTower(BaselineConfig(SPEC, SPEC))).item_bytes == 512
-    lr = serving_cost(LR(BaselineConfig(SPEC, SPEC)))
+    assert two_tower_cost(TwoTower(BaselineConfig(SPEC, SPEC))).item_bytes == 512
+    lr = lr_cost(LR(BaselineConfig(SPEC, SPEC)))
     assert (lr.flops, lr.item_bytes) == (1, 4)
 
 

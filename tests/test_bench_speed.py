@@ -11,15 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from bench.speed import load
+from bench.speed.floor import create_floor_app, create_minimal_app
+from bench.speed.kernel import KernelConfig, run_kernel
+from bench.speed.paths import paths_goals
+from bench.speed.report import write_results
+from bench.speed.serve import run_serve
+from bench.speed.serve_config import ServeConfig
+from bench.speed.train import Synthetic, TrainBenchConfig, run_train
 from inttower.cli import app
-from training.bench import load
-from training.bench.floor import create_floor_app, create_minimal_app
-from training.bench.kernel import KernelConfig, run_kernel
-from training.bench.paths import paths_goals
-from training.bench.serve import run_serve
-from training.bench.serve_config import ServeConfig
-from training.bench.speed_report import write_results
-from training.bench.train import Synthetic, TrainBenchConfig, run_train
 from training.trainer import TrainResult
 
 

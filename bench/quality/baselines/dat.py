@@ -15,8 +15,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from model.baselines.config import BaselineConfig
-from model.baselines.two_tower import Encoded, TwoTower
+from bench.quality.baselines.config import BaselineConfig
+from bench.quality.baselines.two_tower import Encoded, TwoTower
 from model.inputs import Batch, TowerInputs
 
 

@@ -10,13 +10,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.quality.markdown import render
+from bench.quality.records import RunRecords
+from bench.quality.runner import RunResult, Task, run_tasks
+from bench.quality.summary import summarise
+from bench.quality.zoo import FAMILIES, Variant, ablation_grid, family_variants
+from bench.report import provenance
 from model.losses import LossConfig
-from training.bench.markdown import render
-from training.bench.provenance import provenance
-from training.bench.records import RunRecords
-from training.bench.report import summarise
-from training.bench.runner import RunResult, Task, run_tasks
-from training.bench.zoo import FAMILIES, Variant, ablation_grid, family_variants
 from training.loop import FitConfig
 from training.schema import DatasetSchema, builtin_schema
 from training.split import SplitKind

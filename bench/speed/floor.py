@@ -14,7 +14,7 @@ minimal    `create_minimal_app`: a FastAPI route that reads the raw body through
            alone cost: the service's cost beyond it is the physics of /score (validating, looking
            up and scoring N candidates), which is what the issue-12 goals bound.
 
-Run: python -m training.bench.floor --port 8001 [--workers 2] [--minimal]
+Run: python -m bench.speed.floor --port 8001 [--workers 2] [--minimal]
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     factory = "create_minimal_app" if args.minimal else "create_floor_app"
     serve(args.host, args.port, args.workers, access_log=False,
-          app=f"training.bench.floor:{factory}")
+          app=f"bench.speed.floor:{factory}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.report import provenance
+from bench.speed.report import cpu_goal
+from bench.speed.timing import Call, clock_for, clock_name, interleaved, median_ratio
 from model.aligned import aligned_copy
 from model.config import ModelConfig, TowerSpec
 from model.cpu_tower import CpuUserTower
@@ -33,9 +36,6 @@ from model.fused import maxsim_rows
 from model.interaction import score_one_vs_n
 from model.inttower import IntTower
 from model.item_vectors import ItemDtype, ItemVectors
-from training.bench.provenance import provenance
-from training.bench.speed_report import cpu_goal
-from training.bench.timing import Call, clock_for, clock_name, interleaved, median_ratio
 
 KERNEL_TARGET = 2.0  # FE-Block time / gather time, at every N
 INT8_TARGET = 0.6  # int8 rows' kernel time / float32 rows', at N=1000

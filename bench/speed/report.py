@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.report import device_label, table
+
 Doc = dict[str, Any]
 
 
@@ -21,14 +23,9 @@ def write_results(document: Doc, out: Path) -> tuple[Path, Path]:
     return json_path, markdown_path
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(row) + " |" for row in rows)]
-
-
 def _head(doc: Doc, title: str) -> list[str]:
     m = doc["machine"]
-    device = m["device"] + (f" ({m['accelerator']})" if m["accelerator"] else "")
+    device = device_label(m)
     return [f"# {title}", "", f"- Command: `{doc['command']}`",
             f"- Date (UTC): {doc['date_utc']}; commit `{doc['git_commit']}`",
             f"- Machine: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, torch "
@@ -43,7 +40,7 @@ def cpu_goal(device: str, met: bool) -> bool | None:
 def _goals(doc: Doc) -> list[str]:
     verdict = {True: "met", False: "**not met**", None: "n/a: a CPU goal"}
     rows = [[g["goal"], g["target"], g["measured"], verdict[g["met"]]] for g in doc["goals"]]
-    return ["", "## Goals", "", *_table(["Goal", "Target", "Measured", ""], rows)]
+    return ["", "## Goals", "", *table(["Goal", "Target", "Measured", ""], rows)]
 
 
 def render_kernel(doc: Doc) -> str:
@@ -63,7 +60,7 @@ def render_kernel(doc: Doc) -> str:
              f"user stack of {c['user_rows']} rows; torch threads {c['torch_threads']}",
              f"- Clock: {doc['clock']}; median per call, median over {c['rounds']} interleaved "
              f"rounds of {c['calls']} calls; ratios are per round, then the median", "",
-             *_table(header, rows), "", f"User tower, one user: {tower}.", *_goals(doc)]
+             *table(header, rows), "", f"User tower, one user: {tower}.", *_goals(doc)]
     return "\n".join(lines) + "\n"
 
 
@@ -86,15 +83,15 @@ def render_serve(doc: Doc) -> str:
              f"- Servers: {c['workers']} uvicorn worker(s) each (uvloop, httptools with the "
              "connection guards of service/protocol.py, no access log); catalogue "
              f"{c['items']:,} items, {c['users']:,} users; the floor parses the "
-             "same request and answers N floats with no model (training/bench/floor.py)",
-             "", "## /score vs the framework floor", "", *_table(header, rows)]
+             "same request and answers N floats with no model (bench/speed/floor.py)",
+             "", "## /score vs the framework floor", "", *table(header, rows)]
     if doc.get("online"):  # results written before the online path existed lack it
         o = doc["online"]
         rows = [[name, *_run(o[name])] for name in ("cached", "online")]
         lines += ["", "## Known users: cached heads vs fresh features", "",
                   f"/score N={o['candidates']:,}, one connection, alternating on one server; "
                   f"online requests send a {o['history']}-item history.", "",
-                  *_table(["user path", "p50 ms", "p99 ms", "req/s", "CPU ms/req"], rows), "",
+                  *table(["user path", "p50 ms", "p99 ms", "req/s", "CPU ms/req"], rows), "",
                   f"online - cached p50: {o['online_minus_cached_p50_ms']:+.3f} ms (median of "
                   "the paired runs)"]
     if doc.get("paths"):  # results written before the paths section existed lack it
@@ -110,7 +107,7 @@ def render_serve(doc: Doc) -> str:
                  f"{s[k]['score']['p50_ms']:.2f}", f"{s[k]['rss_mb']:,.0f}"]
                 for k in ("main", "large")]
         lines += ["", "## Scale (one worker each)", "",
-                  *_table(["Items", "load + warm s", "process start to ready s",
+                  *table(["Items", "load + warm s", "process start to ready s",
                            f"/score N={s['candidates']:,} p50 ms", "API resident MB"], rows),
                   "", f"p50 ratio large / main: {s['large_vs_main_p50']:.2f}x"]
     r = doc["refresh"]
@@ -149,10 +146,10 @@ def _paths(paths: Doc) -> list[str]:
             "no validation, no model); the framework floor adds the service's middleware, error "
             "handlers and validated request parsing. The service and both floors alternate on "
             "the same bodies.", "",
-            *_table([*header, *runs, *(f"minimal {h}" for h in runs),
+            *table([*header, *runs, *(f"minimal {h}" for h in runs),
                      *(f"framework {h}" for h in runs)], measured), "",
             "Service / floor: the median of the ratios of runs taken together.", "",
-            *_table([*header, *(f"{k} / {f}" for f in floors for k in ("p50", "req/s", "CPU"))],
+            *table([*header, *(f"{k} / {f}" for f in floors for k in ("p50", "req/s", "CPU"))],
                     ratios)]
 
 
@@ -172,5 +169,5 @@ def render_train(doc: Doc) -> str:
              f"- {doc['config']['steps']} steps of batch 2,048 timed after 3 warm-up steps, "
              "batch assembly included; each row a fresh process",
              "- after data: peak RSS once the split is read and encoded; weights and optimiser: "
-             "the model's parameters and Adam's moments", "", *_table(header, rows)]
+             "the model's parameters and Adam's moments", "", *table(header, rows)]
     return "\n".join([*lines, *_goals(doc)]) + "\n"

@@ -1,4 +1,4 @@
-"""`inttower bench kernel`, `serve` and `train`: thin typer commands over training.bench.kernel,
+"""`inttower bench kernel`, `serve` and `train`: thin typer commands over bench.speed.kernel,
 serve and train; each writes docs/benchmarks/<name>-<device>.*"""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ DEFAULT_CANDIDATES = (100, 1_000, 10_000)
 
 
 def _report(document: dict[str, Any], out: Path) -> None:
-    from training.bench.speed_report import write_results
+    from bench.speed.report import write_results
 
     json_path, markdown_path = write_results(document, out)
     logging.getLogger(__name__).info("wrote %s and %s", json_path, markdown_path)
@@ -45,7 +45,7 @@ def kernel(
     out: OutOpt = RESULTS,
 ) -> None:
     """FE-Block scoring against gathering the candidates alone, and the user tower, in-process."""
-    from training.bench.kernel import KernelConfig, run_kernel
+    from bench.speed.kernel import KernelConfig, run_kernel
 
     _report(run_kernel(KernelConfig(items=items, candidates=tuple(candidates or DEFAULT_CANDIDATES),
                                     rounds=rounds, calls=calls, device=device)), out)
@@ -87,8 +87,8 @@ def serve(
     out: OutOpt = RESULTS,
 ) -> None:
     """/score against the floors over HTTP, by code path, /recommend, scale, refresh, training."""
-    from training.bench.serve import run_serve
-    from training.bench.serve_config import PATHS_CELLS, ServeConfig
+    from bench.speed.serve import run_serve
+    from bench.speed.serve_config import PATHS_CELLS, ServeConfig
     from training.fetch import data_home
 
     cells = (_cells(paths_cell) if paths_cell else PATHS_CELLS) if paths else ()
@@ -119,7 +119,7 @@ def train(
     out: OutOpt = RESULTS,
 ) -> None:
     """Training samples/s and peak RSS per dataset, sparse tables against dense ones."""
-    from training.bench.train import Synthetic, TrainBenchConfig, run_train
+    from bench.speed.train import Synthetic, TrainBenchConfig, run_train
     from training.fetch import data_home
 
     try:

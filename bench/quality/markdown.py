@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.report import device_label, table
+
 Doc = dict[str, Any]
 
 
@@ -18,11 +20,6 @@ def _bytes(serving: dict[str, Any]) -> str:
     return "–" if serving["item_bytes"] is None else f"{serving['item_bytes']:,}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(row) + " |" for row in rows)]
-
-
 def _models(doc: Doc) -> list[str]:
     header = ["Model", "Variant", "Test AUC", "Test logloss", "Test GAUC", "RelaImpr vs TT",
               "Epochs (best / run)", "Train s", "Params", "FLOPs / candidate", "Item bytes"]
@@ -32,7 +29,7 @@ def _models(doc: Doc) -> list[str]:
              f"{m['train_seconds']['mean']:.0f}", f"{m['parameters']:,}",
              f"{m['serving']['flops']:,}", _bytes(m["serving"])] for m in doc["models"]]
     notes = [f"- {m['model']}: {m['serving']['per_candidate']}" for m in doc["models"]]
-    return [*_table(header, rows), "",
+    return [*table(header, rows), "",
             "Train s: wall-clock seconds of `fit` (training and per-epoch validation) while "
             "parallel jobs shared the machine; compare within one file only.", "",
             "Per candidate, once the user side has run:", *notes]
@@ -47,7 +44,7 @@ def _variants(doc: Doc) -> list[str]:
     if not rows:
         return []
     return ["", "## Variants compared on validation", "",
-            *_table(["Model", "Variant", "Valid AUC", "Valid logloss", "Test AUC", ""], rows)]
+            *table(["Model", "Variant", "Valid AUC", "Valid logloss", "Test AUC", ""], rows)]
 
 
 def _ablations(doc: Doc) -> list[str]:
@@ -60,7 +57,7 @@ def _ablations(doc: Doc) -> list[str]:
              _pm(a["test"]["auc"]), _pm(a["test"]["logloss"]), f"{a['serving']['flops']:,}",
              _bytes(a["serving"])] for a in ablations["rows"]]
     chosen = next(a for a in ablations["rows"] if a["variant"] == ablations["chosen_by_validation"])
-    return ["", "## IntTower ablations", "", *_table(header, rows), "",
+    return ["", "## IntTower ablations", "", *table(header, rows), "",
             f"Chosen by mean VALIDATION AUC: **{chosen['variant']}** — serving cost "
             f"{chosen['serving']['flops']:,} FLOPs and {_bytes(chosen['serving'])} bytes of item "
             f"vector per candidate ({chosen['serving']['per_candidate']})."]
@@ -83,7 +80,7 @@ def _protocol(protocol: Doc) -> str:
 
 def render(doc: Doc) -> str:
     m = doc["machine"]
-    device = m["device"] + (f" ({m['accelerator']})" if m["accelerator"] else "")
+    device = device_label(m)
     lines = [
         f"# Quality: {doc['dataset']}, {doc['split']} split", "",
         f"- Command: `{doc['command']}`",

@@ -3,7 +3,8 @@
 FLOPs count a multiply-add as 2; BatchNorm folds into the preceding linear layer at serving time;
 activations, embedding lookups and memory traffic are not counted. `item_bytes` is the float32
 item vector a model lets the service precompute and store; None when nothing is precomputable and
-the whole network runs per candidate.
+the whole network runs per candidate. Each family of the zoo (bench/quality/zoo.py) names its
+cost function here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from model.baselines import COLD, DAT, LR, DeepFM, TwoTower
+from bench.quality.baselines import COLD, DAT, LR, DeepFM, TwoTower
 from model.inttower import IntTower
 
 FLOAT_BYTES = 4
@@ -25,33 +26,31 @@ class ServingCost:
     per_candidate: str  # what runs per candidate, in words
 
 
-def serving_cost(model: nn.Module) -> ServingCost:
-    match model:
-        case IntTower():
-            return _inttower(model)
-        case DAT():
-            return _two_tower(model.towers)
-        case TwoTower():
-            return _two_tower(model)
-        case LR():
-            # logit = Σ user weights + Σ item weights + bias: both sums are precomputable.
-            return ServingCost(1, FLOAT_BYTES, "one addition of the precomputed user and item "
-                                               "partial sums")
-        case COLD():
-            fields = model.fields
-            flops = _dense_flops(model) + fields.num_fields * fields.dim  # + the SE gate
-            return ServingCost(flops, None, f"the whole network: {fields.num_fields} field "
-                                            "lookups, SE gate, MLP")
-        case DeepFM():
-            fields = model.fields
-            # FM: square of the sum, sum of squares, their difference: ~3 ops per (field, dim).
-            flops = _dense_flops(model) + 3 * fields.num_fields * fields.dim
-            return ServingCost(flops, None, f"the whole network: {fields.num_fields} field "
-                                            "lookups, FM, MLP")
-    raise TypeError(f"no serving cost for {type(model).__name__}")
+def lr_cost(model: LR) -> ServingCost:
+    # logit = Σ user weights + Σ item weights + bias: both sums are precomputable.
+    return ServingCost(1, FLOAT_BYTES, "one addition of the precomputed user and item partial sums")
 
 
-def _inttower(model: IntTower) -> ServingCost:
+def cold_cost(model: COLD) -> ServingCost:
+    fields = model.fields
+    flops = _dense_flops(model) + fields.num_fields * fields.dim  # + the SE gate
+    return ServingCost(flops, None, f"the whole network: {fields.num_fields} field lookups, "
+                                    "SE gate, MLP")
+
+
+def deepfm_cost(model: DeepFM) -> ServingCost:
+    fields = model.fields
+    # FM: square of the sum, sum of squares, their difference: ~3 ops per (field, dim).
+    flops = _dense_flops(model) + 3 * fields.num_fields * fields.dim
+    return ServingCost(flops, None, f"the whole network: {fields.num_fields} field lookups, "
+                                    "FM, MLP")
+
+
+def dat_cost(model: DAT) -> ServingCost:
+    return two_tower_cost(model.towers)
+
+
+def inttower_cost(model: IntTower) -> ServingCost:
     c = model.config
     item_bytes = FLOAT_BYTES * c.item_heads * c.head_dim
     if not c.fe_block:
@@ -65,7 +64,7 @@ def _inttower(model: IntTower) -> ServingCost:
                        f"d={c.head_dim}")
 
 
-def _two_tower(model: TwoTower) -> ServingCost:
+def two_tower_cost(model: TwoTower) -> ServingCost:
     dim = model.item_out.out_features
     scaled = model.log_temperature is not None
     return ServingCost(2 * dim + 1 + scaled, FLOAT_BYTES * dim,

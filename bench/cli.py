@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from training.bench import speed_cli
+from bench.speed import cli as speed_cli
 
 bench_app = typer.Typer(no_args_is_help=True,
                         help="Benchmarks: model quality against the baselines and ablations; "
@@ -30,7 +30,7 @@ def _seeds(given: list[int], extra: list[str]) -> tuple[int, ...]:
 
 
 def _models(given: list[str]) -> tuple[str, ...]:
-    from training.bench.zoo import FAMILIES
+    from bench.quality.zoo import FAMILIES
 
     names = tuple(n.strip() for item in given for n in item.split(",") if n.strip())
     unknown = [n for n in names if n not in FAMILIES]
@@ -68,8 +68,8 @@ def quality(
     progress: bool = True,
 ) -> None:
     """Train every model (and ablation) per seed; write quality-<dataset>-<split>.{json,md}."""
-    from training.bench.quality import QualityConfig, run_quality
-    from training.bench.zoo import FAMILIES
+    from bench.quality.run import QualityConfig, run_quality
+    from bench.quality.zoo import FAMILIES
     from training.loop import FitConfig
     from training.split import SplitKind
 

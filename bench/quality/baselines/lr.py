@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from model.baselines.config import BaselineConfig
-from model.baselines.fields import JointFields, PointOutput
+from bench.quality.baselines.config import BaselineConfig
+from bench.quality.baselines.fields import JointFields, PointOutput
 from model.inputs import Batch
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from model.baselines.config import BaselineConfig
-from model.baselines.fields import DeepLogit, JointFields, PointOutput
-from model.baselines.lr import LR
+from bench.quality.baselines.config import BaselineConfig
+from bench.quality.baselines.fields import DeepLogit, JointFields, PointOutput
+from bench.quality.baselines.lr import LR
 from model.inputs import Batch
 
 

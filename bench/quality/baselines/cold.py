@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from model.baselines.config import BaselineConfig
-from model.baselines.fields import DeepLogit, JointFields, PointOutput
+from bench.quality.baselines.config import BaselineConfig
+from bench.quality.baselines.fields import DeepLogit, JointFields, PointOutput
 from model.inputs import Batch
 
 

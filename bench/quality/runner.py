@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import torch
 
-from training.bench.cost import ServingCost, serving_cost
-from training.bench.zoo import Variant, build
+from bench.quality.cost import ServingCost
+from bench.quality.zoo import Variant, build, serving_cost
 from training.features import EncodedData
 from training.loop import FitConfig
 from training.trainer import DataConfig, Metrics, fit_and_score, prepare_data
@@ -59,7 +59,7 @@ def run_task(task: Task) -> RunResult:
     return RunResult(
         task.variant.family, task.variant.name, task.data.seed, valid, test, fit.best_epoch,
         fit.epochs_run, fit.train_seconds, sum(p.numel() for p in model.parameters()),
-        serving_cost(model),
+        serving_cost(task.variant, model),
     )
 
 

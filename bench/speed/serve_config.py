@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.bench.catalogue import Catalogue
+from bench.speed.catalogue import Catalogue
 
 # The paths section's cells, (N candidates, connections): issue 12's goals.
 PATHS_CELLS = ((1_000, 1), (1_000, 16), (10_000, 1))

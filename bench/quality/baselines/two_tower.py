@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model.baselines.config import BaselineConfig
+from bench.quality.baselines.config import BaselineConfig
 from model.config import TowerSpec
 from model.inputs import Batch, TowerInputs
 from model.layers import Tower

@@ -1,7 +1,7 @@
 """`inttower bench serve`: the real server, started through the CLI, against the floors
-(training/bench/floor.py), all on free loopback ports, driven in turn by a bounded load generator
-(training/bench/load.py); then /recommend, the scale test, item refresh and training throughput.
-Every ratio compares runs of the same benchmark, taken in alternation (training/bench/measure.py).
+(bench/speed/floor.py), all on free loopback ports, driven in turn by a bounded load generator
+(bench/speed/load.py); then /recommend, the scale test, item refresh and training throughput.
+Every ratio compares runs of the same benchmark, taken in alternation (bench/speed/measure.py).
 
 Sections of the results document:
     score       /score and the floor at N candidates, one connection and `connections` (saturation):
@@ -11,7 +11,7 @@ Sections of the results document:
                 runs online), taken in alternation on one server
     paths       /score on one worker through each code path (int8 or float32 item vectors;
                 string, integer or digit-string ids) against the minimal and the framework
-                floors, in `paths_cells` (training/bench/paths.py)
+                floors, in `paths_cells` (bench/speed/paths.py)
     recommend   /recommend k=100 over an ml-1m-sized catalogue, one connection
     scale       a `scale_items` catalogue against the main one: load time, /score N=1000 p50 at
                 one connection, resident memory of a one-worker API for each
@@ -30,13 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from model import store
-from model.bundle import load_bundle
-from service.scorer import Scorer
-from service.settings import Settings
-from training.bench.catalogue import bundle_artifacts, catalogue_ids
-from training.bench.load import load_generator, wrk_version
-from training.bench.measure import (
+from bench.report import provenance
+from bench.speed.catalogue import bundle_artifacts, catalogue_ids
+from bench.speed.load import load_generator, wrk_version
+from bench.speed.measure import (
     BODIES,
     alternate,
     api_launch,
@@ -46,12 +43,15 @@ from training.bench.measure import (
     paired_ratios,
     score_bodies,
 )
-from training.bench.paths import paths_goals, paths_section
-from training.bench.pipeline import refresh_rate, training_rate
-from training.bench.provenance import provenance
-from training.bench.serve_config import ServeConfig
-from training.bench.servers import running
-from training.bench.speed_report import cpu_goal
+from bench.speed.paths import paths_goals, paths_section
+from bench.speed.pipeline import refresh_rate, training_rate
+from bench.speed.report import cpu_goal
+from bench.speed.serve_config import ServeConfig
+from bench.speed.servers import running
+from model import store
+from model.bundle import load_bundle
+from service.scorer import Scorer
+from service.settings import Settings
 from training.trainer import DataConfig
 
 log = logging.getLogger(__name__)

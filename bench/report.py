@@ -1,4 +1,5 @@
-"""Where a result came from: date, git commit (dirty or not) and machine."""
+"""What every benchmark report shares: where a result came from (date, git commit, dirty or not,
+machine) and the Markdown it is rendered with."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import torch
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def git_commit(root: Path = PROJECT_ROOT) -> str:
@@ -39,3 +40,15 @@ def machine(device: str, jobs: int) -> dict[str, Any]:
 def provenance(command: str, device: str, jobs: int) -> dict[str, Any]:
     return {"command": command, "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
             "git_commit": git_commit(), "machine": machine(device, jobs)}
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table, one line per row."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def device_label(machine: dict[str, Any]) -> str:
+    """"cuda:0 (NVIDIA H200)" or "cpu": a provenance machine's device and its accelerator."""
+    accelerator = machine["accelerator"]
+    return machine["device"] + (f" ({accelerator})" if accelerator else "")

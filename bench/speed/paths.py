@@ -1,5 +1,5 @@
 """The paths section of `inttower bench serve` (issue 12): /score through each code path a request
-can take, one worker, against both floors of training/bench/floor.py (one worker each).
+can take, one worker, against both floors of bench/speed/floor.py (one worker each).
 
     main       the main catalogue's bundle as published (ids "i0", "i1", ...; int8 item vectors
                unless it was trained otherwise), candidates sent as strings
@@ -27,10 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from model import store
-from model.item_vectors import ItemDtype
-from training.bench.catalogue import bundle_artifacts, catalogue_ids
-from training.bench.measure import (
+from bench.speed.catalogue import bundle_artifacts, catalogue_ids
+from bench.speed.measure import (
     alternate,
     api_launch,
     floor_launch,
@@ -39,8 +37,10 @@ from training.bench.measure import (
     paired_ratios,
     score_bodies,
 )
-from training.bench.serve_config import ServeConfig
-from training.bench.servers import running
+from bench.speed.serve_config import ServeConfig
+from bench.speed.servers import running
+from model import store
+from model.item_vectors import ItemDtype
 from training.export import refresh_items
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from training.bench.load import run_load
-from training.bench.servers import Launch, Server, free_port
+from bench.speed.load import run_load
+from bench.speed.servers import Launch, Server, free_port
 
 BODIES = 64  # distinct request bodies per run: users and candidates vary between requests
 Run = dict[str, float]  # p50_ms, p99_ms, per_s, cpu_ms_per_request, requests
@@ -32,9 +32,9 @@ def api_launch(artifacts: Path, workers: int, device: str, log: Path) -> Launch:
 
 
 def floor_launch(workers: int, log: Path, minimal: bool = False) -> Launch:
-    """The framework floor, or with `minimal` the minimal one (training/bench/floor.py)."""
+    """The framework floor, or with `minimal` the minimal one (bench/speed/floor.py)."""
     port = free_port()
-    return Launch(["-m", "training.bench.floor", "--port", str(port), "--workers", str(workers),
+    return Launch(["-m", "bench.speed.floor", "--port", str(port), "--workers", str(workers),
                    *(["--minimal"] if minimal else [])], port, log)
 
 

@@ -13,7 +13,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from training.bench.provenance import provenance
+from bench.report import provenance
 from training.trainer import DataConfig
 
 # Sparse tables are meant to make the step cost follow the batch: a catalogue 50x ml-1m's
@@ -56,7 +56,7 @@ class TrainBenchConfig:
 
 def _measure(source: DataConfig, steps: int, device: str, sparse: bool) -> dict[str, Any]:
     """In a fresh process: training_rate and this process's peak RSS."""
-    from training.bench.pipeline import peak_rss_mb, training_rate
+    from bench.speed.pipeline import peak_rss_mb, training_rate
 
     return {**training_rate(source, steps, device, sparse), "peak_rss_mb": peak_rss_mb()}
 

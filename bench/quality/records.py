@@ -13,8 +13,8 @@ import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from training.bench.cost import ServingCost
-from training.bench.runner import RunResult, Task
+from bench.quality.cost import ServingCost
+from bench.quality.runner import RunResult, Task
 
 
 class RunRecords:

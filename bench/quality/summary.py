@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from training.bench.runner import RunResult
-from training.bench.zoo import FAMILIES, REFERENCE, Variant, family_variants
+from bench.quality.runner import RunResult
+from bench.quality.zoo import FAMILIES, REFERENCE, Variant, family_variants
 from training.metrics import rela_impr
 
 METRICS = ("auc", "logloss", "gauc")

@@ -1,9 +1,10 @@
 """Every model the quality benchmark trains: a family (IntTower or a baseline) and its variants.
 
-A variant is plain data (family name, overrides, loss, learning-rate scale), so it travels to
-worker processes; `build` turns it into a model and its objective there. Families with several
-variants (the Two-Tower score) are reported by the variant that validates best; the IntTower
-ablations are variants too.
+A family names everything the benchmark needs of it (builder, objective, serving cost), so adding
+a baseline is one entry in FAMILIES. A variant is plain data (family name, overrides, loss,
+learning-rate scale), so it travels to worker processes; `build` turns it into a model and its
+objective there. Families with several variants (the Two-Tower score) are reported by the variant
+that validates best; the IntTower ablations are variants too.
 """
 
 from __future__ import annotations
@@ -14,12 +15,22 @@ from typing import Any
 
 from torch import nn
 
-from model.baselines import COLD, DAT, LR, BaselineConfig, DeepFM, TwoTower
+from bench.quality.baselines import COLD, DAT, LR, BaselineConfig, DeepFM, TwoTower
+from bench.quality.cost import (
+    ServingCost,
+    cold_cost,
+    dat_cost,
+    deepfm_cost,
+    inttower_cost,
+    lr_cost,
+    two_tower_cost,
+)
+from bench.quality.objectives import dat_objective, pointwise_objective
 from model.config import ModelConfig, TowerSpec
 from model.inttower import IntTower
 from model.losses import LossConfig
 from training.loop import Objective
-from training.objectives import dat_objective, inttower_objective, pointwise_objective
+from training.objectives import inttower_objective
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class Family:
     label: str
     build: Builder
     objective: Callable[[LossConfig], Objective]
+    cost: Callable[[Any], ServingCost]  # of the model `build` returns
 
 
 def _baseline(cls: Callable[[BaselineConfig], nn.Module]) -> Builder:
@@ -51,12 +63,12 @@ def _inttower(user: TowerSpec, item: TowerSpec, overrides: Mapping[str, Any]) ->
 
 # In table order: the pre-ranking baselines, the ranking reference, IntTower.
 FAMILIES: dict[str, Family] = {
-    "lr": Family("LR", _baseline(LR), pointwise_objective),
-    "two-tower": Family("Two-Tower", _baseline(TwoTower), pointwise_objective),
-    "dat": Family("DAT", _baseline(DAT), dat_objective),
-    "cold": Family("COLD", _baseline(COLD), pointwise_objective),
-    "deepfm": Family("DeepFM", _baseline(DeepFM), pointwise_objective),
-    "inttower": Family("IntTower", _inttower, inttower_objective),
+    "lr": Family("LR", _baseline(LR), pointwise_objective, lr_cost),
+    "two-tower": Family("Two-Tower", _baseline(TwoTower), pointwise_objective, two_tower_cost),
+    "dat": Family("DAT", _baseline(DAT), dat_objective, dat_cost),
+    "cold": Family("COLD", _baseline(COLD), pointwise_objective, cold_cost),
+    "deepfm": Family("DeepFM", _baseline(DeepFM), pointwise_objective, deepfm_cost),
+    "inttower": Family("IntTower", _inttower, inttower_objective, inttower_cost),
 }
 REFERENCE = "two-tower"  # RelaImpr is measured against it
 
@@ -106,3 +118,8 @@ def _effective(variant: Variant) -> tuple[Any, ...]:
 def build(variant: Variant, user: TowerSpec, item: TowerSpec) -> tuple[nn.Module, Objective]:
     family = FAMILIES[variant.family]
     return family.build(user, item, variant.overrides), family.objective(variant.loss)
+
+
+def serving_cost(variant: Variant, model: nn.Module) -> ServingCost:
+    """What serving one candidate costs with `model`, built from `variant`."""
+    return FAMILIES[variant.family].cost(model)

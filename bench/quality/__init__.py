@@ -1,0 +1,1 @@
+"""Model quality: IntTower against the pre-ranking baselines and its own ablations."""

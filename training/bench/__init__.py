@@ -1,1 +1,0 @@
-"""Benchmarks behind `inttower bench`: model quality (baselines, ablations, serving cost)."""
