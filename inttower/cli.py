@@ -96,8 +96,9 @@ def train(
 ) -> None:
     """Train IntTower with early stopping on validation AUC and publish a bundle."""
     from model.losses import LossConfig
+    from training.data import DataConfig
     from training.loop import FitConfig
-    from training.trainer import DataConfig, TrainConfig
+    from training.trainer import TrainConfig
     from training.trainer import train as run_training
 
     layers = tuple(int(size) for size in hidden.split(",")) if hidden else None

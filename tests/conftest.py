@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from model.item_vectors import ItemDtype
 from service.app import create_app
 from service.settings import Settings
+from training.data import DataConfig
 from training.export import refresh_items
 from training.loop import FitConfig
 from training.synth import generate
-from training.trainer import DataConfig, TrainConfig, TrainResult, train
+from training.trainer import TrainConfig, TrainResult, train
 
 # A tiny architecture: every code path of the default one (3 layers, multi-head) at toy size.
 TOY_MODEL = {"hidden": (32, 16, 16), "embed_dim": 8, "head_dim": 8, "user_heads": 2,

@@ -13,12 +13,12 @@ from bench.quality.objectives import dat_objective, pointwise_objective
 from model.config import TowerSpec
 from model.inputs import Batch, TowerInputs
 from model.losses import LossConfig
+from training.data import DataConfig, prepare_data
 from training.dataset import BatchSource
 from training.loop import FitConfig, fit
 from training.metrics import auc
 from training.split import SplitKind
 from training.synth import generate
-from training.trainer import DataConfig, prepare_data
 
 USER = TowerSpec(cat_vocab=(10, 4), seq_vocab=(6,), num_dim=2)
 ITEM = TowerSpec(cat_vocab=(12,), seq_vocab=(5, 3), num_dim=1)

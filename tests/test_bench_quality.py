@@ -16,9 +16,9 @@ from inttower.cli import app
 from model.config import ModelConfig, TowerSpec
 from model.inttower import IntTower
 from model.losses import LossConfig
+from training.data import DataConfig
 from training.loop import FitConfig
 from training.synth import generate
-from training.trainer import DataConfig
 
 SPEC = TowerSpec(cat_vocab=(10, 4), seq_vocab=(6,), num_dim=2)
 

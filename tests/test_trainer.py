@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 from inttower.cli import app
 from model import store
 from model.bundle import load_current
+from training.data import DataConfig
 from training.export import refresh_items
 from training.loop import FitConfig
-from training.trainer import DataConfig, TrainConfig, TrainResult, train
+from training.trainer import TrainConfig, TrainResult, train
 
 
 def test_toy_training_learns_and_keeps_the_best_epoch(trained: TrainResult) -> None:

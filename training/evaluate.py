@@ -28,10 +28,10 @@ import torch
 from model.bundle import Bundle
 from model.features import EncodedTable
 from model.interaction import score_pairs
+from training.data import DataConfig, load_split
 from training.metrics import evaluate
 from training.schema import builtin_names
 from training.split import HeldOut, SplitKind
-from training.trainer import DataConfig, load_split
 from training.user_state import users_as_of, with_state
 
 _PAIRS_PER_BATCH = 16_384  # pairs scored at once: user tower activations stay tens of MB

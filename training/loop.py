@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from model.inputs import Batch
 from training.dataset import BatchSource
 from training.distributed import SINGLE, Ranks, broadcast_buffers, from_main, gather_on_main, wrap
+from training.features import EncodedData
 from training.metrics import evaluate
 from training.optim import RowwiseAdam, set_sparse_gradients
 
@@ -122,3 +123,19 @@ def fit(model: nn.Module, train: BatchSource, valid: BatchSource, objective: Obj
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(best_epoch, len(history), time.perf_counter() - started, history)
+
+
+Metrics = dict[str, float]
+
+
+def fit_and_score(model: nn.Module, objective: Objective, data: EncodedData,
+                  fit_config: FitConfig, device: str, ranks: Ranks = SINGLE
+                  ) -> tuple[FitResult, Metrics, Metrics]:
+    """Fit on train with early stopping on valid; return (fit, valid metrics, test metrics)."""
+    sources = {name: BatchSource(data.users, data.items, split, device)
+               for name, split in data.splits.items()}
+    result = fit(model.to(device), sources["train"], sources["valid"], objective, fit_config,
+                 ranks)
+    eval_batch = fit_config.batch_size * 4
+    return (result, score_split(model, sources["valid"], eval_batch, ranks),
+            score_split(model, sources["test"], eval_batch, ranks))

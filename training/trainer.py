@@ -13,7 +13,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from model.bundle import BundleContent, publish_bundle
@@ -21,38 +20,14 @@ from model.config import ModelConfig
 from model.inttower import IntTower
 from model.item_vectors import DEFAULT_ITEM_DTYPE, ItemDtype, ItemVectors
 from model.losses import LossConfig
-from training.dataset import BatchSource
-from training.distributed import SINGLE, Ranks, gather_batch, join, leave
+from training.data import DataConfig, prepare_data
+from training.distributed import Ranks, gather_batch, join, leave
 from training.export import item_vectors
-from training.features import EncodedData, encode_dataset
-from training.fetch import fetch_movielens
-from training.loop import FitConfig, FitResult, Objective, fit, score_split
+from training.features import EncodedData
+from training.loop import FitConfig, FitResult, fit_and_score
 from training.objectives import inttower_objective
-from training.schema import DatasetSchema, HistorySpec, builtin_schema
-from training.split import SplitKind, split_rows
-from training.tables import RawData, load_dataset
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    dataset: str = "ml-100k"  # a built-in dataset name, used when `schema` is None
-    schema: Path | None = None  # the user's own data: a schema file, paths relative to it
-    split: SplitKind = SplitKind.random
-    seed: int = 1
-    # Overrides the schema's user history length (`users.history.max_len`); 0 turns it off.
-    history_len: int | None = None
-
-    def apply(self, schema: DatasetSchema) -> DatasetSchema:
-        """`schema` with this config's overrides."""
-        if self.history_len is None:
-            return schema
-        history = (HistorySpec(**{**(schema.users.history or HistorySpec()).model_dump(),
-                                  "max_len": self.history_len})
-                   if self.history_len > 0 else None)
-        users = schema.users.model_copy(update={"history": history})
-        return DatasetSchema.model_validate({**schema.model_dump(), "users": users.model_dump()})
 
 
 @dataclass(frozen=True)
@@ -83,42 +58,6 @@ class TrainResult:
                 "epochs_run": self.fit.epochs_run,
                 "train_seconds": round(self.fit.train_seconds, 1),
                 "total_seconds": round(self.seconds, 1), "version": self.version}
-
-
-def load_split(config: DataConfig) -> tuple[DatasetSchema, RawData, dict[str, np.ndarray]]:
-    """The raw tables and the row positions of each split; nothing fitted yet."""
-    if config.schema is not None:
-        schema, data_dir = DatasetSchema.load(config.schema), Path(config.schema).parent
-    else:
-        schema, data_dir = builtin_schema(config.dataset), fetch_movielens(config.dataset)
-    schema = config.apply(schema)
-    raw = load_dataset(schema, data_dir)
-    rows = split_rows(raw.interactions, config.split, config.seed)
-    log.info("%s: %d rows (train %d / valid %d / test %d), %d users, %d items", schema.name,
-             len(raw.interactions), *map(len, rows.values()), len(raw.users), len(raw.items))
-    return schema, raw, rows
-
-
-def prepare_data(config: DataConfig) -> tuple[DatasetSchema, EncodedData]:
-    """The split, encoded with features fitted on its train rows."""
-    schema, raw, rows = load_split(config)
-    return schema, encode_dataset(raw, rows)
-
-
-Metrics = dict[str, float]
-
-
-def fit_and_score(model: torch.nn.Module, objective: Objective, data: EncodedData,
-                  fit_config: FitConfig, device: str, ranks: Ranks = SINGLE
-                  ) -> tuple[FitResult, Metrics, Metrics]:
-    """Fit on train with early stopping on valid; return (fit, valid metrics, test metrics)."""
-    sources = {name: BatchSource(data.users, data.items, split, device)
-               for name, split in data.splits.items()}
-    result = fit(model.to(device), sources["train"], sources["valid"], objective, fit_config,
-                 ranks)
-    eval_batch = fit_config.batch_size * 4
-    return (result, score_split(model, sources["valid"], eval_batch, ranks),
-            score_split(model, sources["test"], eval_batch, ranks))
 
 
 def train(config: TrainConfig) -> TrainResult:

@@ -17,10 +17,10 @@ from bench.quality.summary import summarise
 from bench.quality.zoo import FAMILIES, Variant, ablation_grid, family_variants
 from bench.report import provenance
 from model.losses import LossConfig
+from training.data import DataConfig
 from training.loop import FitConfig
 from training.schema import DatasetSchema, builtin_schema
 from training.split import SplitKind
-from training.trainer import DataConfig
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import torch
 
 from bench.quality.cost import ServingCost
 from bench.quality.zoo import Variant, build, serving_cost
+from training.data import DataConfig, prepare_data
 from training.features import EncodedData
-from training.loop import FitConfig
-from training.trainer import DataConfig, Metrics, fit_and_score, prepare_data
+from training.loop import FitConfig, Metrics, fit_and_score
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,10 @@ import pandas as pd
 
 from model import store
 from model.bundle import ITEM_IDS, USERS
+from training.data import DataConfig
 from training.loop import FitConfig
 from training.synth import generate
-from training.trainer import DataConfig, TrainConfig, train
+from training.trainer import TrainConfig, train
 
 log = logging.getLogger(__name__)
 

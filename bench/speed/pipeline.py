@@ -20,6 +20,7 @@ from model.bundle import load_bundle
 from model.config import ModelConfig
 from model.inttower import IntTower
 from model.losses import LossConfig
+from training.data import DataConfig, prepare_data
 from training.dataset import BatchSource
 from training.export import item_vectors
 from training.features import EncodedData, RowHistory
@@ -27,7 +28,6 @@ from training.fetch import FetchError
 from training.loop import FitConfig, train_step
 from training.objectives import inttower_objective
 from training.optim import RowwiseAdam, set_sparse_gradients
-from training.trainer import DataConfig, prepare_data
 
 WARM_UP_STEPS = 3  # not timed: first steps allocate and pick kernels
 

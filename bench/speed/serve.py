@@ -52,7 +52,7 @@ from model import store
 from model.bundle import load_bundle
 from service.scorer import Scorer
 from service.settings import Settings
-from training.trainer import DataConfig
+from training.data import DataConfig
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import provenance
-from training.trainer import DataConfig
+from training.data import DataConfig
 
 # Sparse tables are meant to make the step cost follow the batch: a catalogue 50x ml-1m's
 # vocabulary trains within this factor of ml-1m's samples per second (issue 10).
