@@ -32,7 +32,7 @@ ITEMS = "items.parquet"
 ITEM_VECTORS = "item_vectors.npy"
 ITEM_SCALES = "item_scales.npy"  # int8 item vectors only: a float32 scale per head
 ITEM_IDS = "item_ids.json"
-ITEM_INDEX = "item_index.faiss"  # optional: bundles published before it existed lack it
+ITEM_INDEX = "item_index.faiss"  # faiss, over the dequantised item heads (/recommend)
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Bundle(BundleContent):
 
     path: Path
     manifest: dict[str, Any]
-    item_index: ItemIndex | None = None  # for whole-catalogue top-k (/recommend)
+    item_index: ItemIndex  # for whole-catalogue top-k (/recommend)
 
     @property
     def version(self) -> str:
@@ -132,12 +132,12 @@ def load_bundle(path: Path, device: str | torch.device = "cpu") -> Bundle:
     ids = json.loads((path / ITEM_IDS).read_text())
     if list(items.ids) != ids or len(vectors) != len(ids):
         raise store.BundleError(f"{path}: item ids, items table and item vectors disagree")
-    index = None
-    if ITEM_INDEX in manifest["files"]:
-        try:
-            index = ItemIndex.load(path / ITEM_INDEX, vectors.shape, config.fe_block)
-        except ValueError as exc:
-            raise store.BundleError(f"{path}: {ITEM_INDEX} is unusable: {exc}") from exc
+    if ITEM_INDEX not in manifest["files"]:  # every readable format publishes one
+        raise store.BundleError(f"{path}: the manifest lists no {ITEM_INDEX}")
+    try:
+        index = ItemIndex.load(path / ITEM_INDEX, vectors.shape, config.fe_block)
+    except ValueError as exc:
+        raise store.BundleError(f"{path}: {ITEM_INDEX} is unusable: {exc}") from exc
     return Bundle(
         model=model,
         user_codec=TowerCodec.from_dict(features["user"]),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
 
 
@@ -17,23 +16,9 @@ class TowerInputs(NamedTuple):
     seq: tuple[Tensor, ...]  # per multi-valued field: (B, M_f) int64, right-padded with 0
     num: Tensor  # (B, F_num) float32, standardised numeric features
 
-    def to(self, device: torch.device | str) -> TowerInputs:
-        return TowerInputs(
-            self.cat.to(device), tuple(s.to(device) for s in self.seq), self.num.to(device)
-        )
-
-    def __len__(self) -> int:
-        return self.cat.shape[0]
-
 
 class Batch(NamedTuple):
     user: TowerInputs
     item: TowerInputs
     item_key: Tensor  # (B,) int64 catalogue row of each item: CIR masks rows of the same item
     label: Tensor  # (B,) float32 in {0, 1}
-
-    def to(self, device: torch.device | str) -> Batch:
-        return Batch(
-            self.user.to(device), self.item.to(device), self.item_key.to(device),
-            self.label.to(device),
-        )

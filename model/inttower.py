@@ -2,7 +2,9 @@
 
 User heads come after EVERY hidden layer (U_l, l = 1..L); item heads from the last layer only (V).
 `encode_user` and `encode_item` stand alone so item vectors can be precomputed and the user tower
-run online; `forward` just composes them with `model.interaction.score_pairs`.
+run online. The logit is the FE-Block score plus one learned bias, assembled once per path:
+`pair_logits` (training, evaluation) and `score_candidates` (one user against N, the torch
+serving path; service.backends adds the same bias to the compiled kernel's score).
 """
 
 from __future__ import annotations
@@ -65,8 +67,11 @@ class IntTower(nn.Module):
     def forward(self, batch: Batch) -> Output:
         user = self.encode_user(batch.user)
         item = self.encode_item(batch.item)
-        logit = score_pairs(user.heads, item.heads, self.config.fe_block) + self.bias
-        return Output(logit, user, item)
+        return Output(self.pair_logits(user.heads, item.heads), user, item)
+
+    def pair_logits(self, user_heads: Tensor, item_heads: Tensor) -> Tensor:
+        """Aligned pairs: user heads (B, L, Hu, d) x item heads (B, Hi, d) -> logits (B,)."""
+        return score_pairs(user_heads, item_heads, self.config.fe_block) + self.bias
 
     def score_candidates(self, user_heads: Tensor, item_heads: Tensor) -> Tensor:
         """One user's heads (L, Hu, d) against N item vectors (N, Hi, d) -> logits (N,)."""

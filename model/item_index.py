@@ -56,10 +56,6 @@ class ItemIndex:
     index: faiss.Index
     rows_per_item: int  # Hi for MaxSim, 1 for the dot ablation
 
-    @property
-    def num_items(self) -> int:
-        return self.index.ntotal // self.rows_per_item
-
     def describe(self) -> dict[str, Any]:
         kind = "ivf" if isinstance(self.index, faiss.IndexIVF) else "flat"
         return {"kind": kind, "rows": int(self.index.ntotal), "dim": int(self.index.d),

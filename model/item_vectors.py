@@ -4,11 +4,12 @@
     int8      (N, Hi, d) codes q in [-127, 127] and (N, Hi) float32 scales s, one per head vector:
               v ≈ s · q with s = max_j |v_j| / 127 (symmetric, round to nearest): 144 bytes an item
 
-Scoring one user against N random candidates is a gather of cold rows, so its cost follows the
-bytes each candidate brings in (`inttower bench kernel`); int8 rows bring 3.6x fewer. Because
-<u, s·q> = s·<u, q>, a kernel scores the codes directly and applies each head's scale before the
-max (model.fused), with no float32 copy of the catalogue. The rounding moves a head's dot product
-by at most (s/2)·Σ_j |u_j|; the quality cost is measured on the held-out splits (docs/results).
+Scoring one user against N random candidates is a gather of cold rows, so its cost follows the bytes
+each candidate brings in (`inttower bench kernel`); int8 rows bring 3.6x fewer. Because <u, s·q> =
+s·<u, q>, a kernel scores the codes directly and applies each head's scale before the max
+(model.kernels.fused), with no float32 copy of the catalogue. The rounding moves a head's dot
+product by at most (s/2)·Σ_j |u_j|; the quality cost is measured on the held-out splits
+(docs/results).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from model.aligned import aligned_copy
+from model.kernels.aligned import aligned_copy
 
 _INT8_MAX = 127  # symmetric codes: -127..127, so q and -q are both representable
 
@@ -80,6 +81,6 @@ class ItemVectors:
         return self.values.astype(np.float32) * self.scales[..., None]
 
     def aligned(self) -> ItemVectors:
-        """A copy whose rows start on cache-line boundaries (model.aligned), for serving."""
+        """A copy whose rows start on cache-line boundaries (model.kernels.aligned), for serving."""
         return ItemVectors(aligned_copy(self.values),
                            None if self.scales is None else aligned_copy(self.scales))

@@ -30,7 +30,8 @@ class FieldEmbedding(nn.Module):
 
     def forward(self, x: TowerInputs) -> tuple[Tensor, Tensor]:
         fields = [table(x.cat[:, j]) for j, table in enumerate(self.cat)]  # each (B, E)
-        sq_norm = sum((f.pow(2).sum(-1) for f in fields), torch.zeros(len(x), device=x.cat.device))
+        zeros = torch.zeros(x.cat.shape[0], device=x.cat.device)  # (B,)
+        sq_norm = sum((f.pow(2).sum(-1) for f in fields), zeros)
         for table, ids in zip(self.seq, x.seq, strict=True):
             rows = table(ids)  # (B, M, E); padding rows are zero vectors
             count = (ids > 0).sum(-1, keepdim=True).clamp(min=1)  # (B, 1)

@@ -3,9 +3,9 @@ heads, the candidates' logits (bias included) and the whole-catalogue index sear
 sees host numpy arrays only, so the CPU and the accelerator paths differ here and nowhere else.
 
 - `HostBackend` (device cpu, FE-Block score): the user tower in one compiled call
-  (model.cpu_tower: at one user per request, per-operation dispatch costs far more than the
-  arithmetic) and one fused pass that gathers the candidates' item heads, float32 or int8, and
-  takes their MaxSim (model.fused) instead of torch's four (gather, matmul, max, sum); a large
+  (model.kernels.cpu_tower: at one user per request, per-operation dispatch costs far more than the
+  arithmetic) and one fused pass that gathers the candidates' item heads, float32 or int8, and takes
+  their MaxSim (model.kernels.fused) instead of torch's four (gather, matmul, max, sum); a large
   request's candidates in slices on several cores (service.slices).
 - `TorchBackend` (cuda, or the dot-product ablation): the model's own `encode_user` and
   `score_candidates` (model.interaction) on its device, as in training, over float32 heads
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from model.bundle import Bundle
-from model.cpu_tower import CpuUserTower
 from model.features import EncodedTable
-from model.fused import maxsim_rows
-from model.item_index import ItemIndex, build_item_index, query_rows
+from model.item_index import ItemIndex, query_rows
+from model.kernels.cpu_tower import CpuUserTower
+from model.kernels.fused import maxsim_rows
 from service.slices import SlicePool
 
 
@@ -47,12 +47,11 @@ class Backend(Protocol):
 
 
 class _IndexSearch:
-    """The faiss search both backends share (the bundle's index; older bundles lack one)."""
+    """The faiss search both backends share: the bundle's index, on the host."""
 
     def __init__(self, bundle: Bundle) -> None:
         self._fe_block = bundle.config.fe_block
-        self.index = (bundle.item_index if bundle.item_index is not None
-                      else build_item_index(bundle.item_vectors.dequantised(), self._fe_block))
+        self.index = bundle.item_index
 
     def search(self, user_heads: np.ndarray, depth: int) -> np.ndarray:
         # (L*Hu, d) queries for MaxSim, or the (1, Hu*d) flat last layer for the dot product

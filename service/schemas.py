@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API (SPEC §5), named by direction, with their limits.
 
 Ids are strings. JSON integers are accepted (the OpenAPI schema declares both): a list of item
-ids that are all integers within int64 becomes an int64 array, which service.id_index looks up
+ids that are all integers within int64 becomes an int64 array, which model.kernels.id_index looks up
 without a string per id; elsewhere an integer becomes its decimal string. Any other JSON type is
 refused with a 422 naming the field. Counts (k, top_k) are integers, 84.0 included, as JSON
 Schema counts integers. Limits that depend on the deployment (candidates per request, body bytes)
@@ -272,7 +272,7 @@ class ModelResponse(BaseModel):
     num_users: int
     num_items: int
     config: dict[str, Any]  # the architecture (ModelConfig)
-    item_index: dict[str, Any] | None
+    item_index: dict[str, Any]
     user_history: dict[str, Any] | None  # field, max_len, vocabulary of the user history
     metrics: dict[str, Any]
 

@@ -30,9 +30,9 @@ from numba import njit
 
 from model.bundle import Bundle
 from model.features import OOV
+from model.kernels.id_index import item_id_index
 from service.backends import backend_for
 from service.errors import TooManyCandidates, UnknownCandidates
-from service.id_index import item_id_index
 from service.integer_ids import IntegerIds
 from service.settings import Settings
 from service.slices import SlicePool

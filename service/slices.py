@@ -6,7 +6,7 @@ request one core. That suits small requests, which a thread hand-off (~20-50 µs
 down, but at 10,000 candidates the FE-Block alone is milliseconds of one core while the others
 idle. Above `min_rows` rows a call is cut into up to `threads` slices: pool threads take all but
 the first, the calling thread computes the first, and the results are joined in order. The
-kernels (model.fused) are numba `nogil` functions, so the slices really run side by side.
+kernels (model.kernels.fused) are numba `nogil` functions, so the slices really run side by side.
 
 At saturation every core is busy with other requests anyway; slicing then costs the hand-offs
 and gains nothing, which is why the threshold is high. On a machine whose cores are shared it

@@ -12,9 +12,9 @@ import torch
 from model import store
 from model.bundle import load_bundle
 from model.config import ModelConfig, TowerSpec
-from model.cpu_tower import CpuUserTower
 from model.features import EncodedTable
 from model.inttower import IntTower
+from model.kernels.cpu_tower import CpuUserTower
 from training.trainer import TrainResult
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from model.aligned import CACHE_LINE, aligned_copy
-from model.fused import LANES, PREFETCH_AHEAD, _maxsim_rows, maxsim_rows
 from model.interaction import score_one_vs_n
 from model.item_vectors import ItemVectors
+from model.kernels.aligned import CACHE_LINE, aligned_copy
+from model.kernels.fused import LANES, PREFETCH_AHEAD, _maxsim_rows, maxsim_rows
 
 
 def _reference(items: np.ndarray, rows: np.ndarray, user: np.ndarray) -> np.ndarray:

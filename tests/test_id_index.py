@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service import id_index
-from service.id_index import IdIndex, IntegerIdIndex, item_id_index
+from model.kernels import string_id_index
+from model.kernels.id_index import item_id_index
+from model.kernels.integer_id_index import IntegerIdIndex
+from model.kernels.string_id_index import IdIndex
 
 
 def _dict_rows(catalogue: list[str], ids: list[str]) -> list[int]:
@@ -33,7 +35,8 @@ def test_a_slot_on_the_probe_path_holding_another_id_is_passed_over() -> None:
     apple, peach = (table[table[:, 0] >> 32 == row][0].copy() for row in (0, 1))
 
     def home(name: bytes) -> int:
-        return int(id_index._hash(np.frombuffer(name, np.uint8), 0, len(name), index._seed)) & mask
+        data = np.frombuffer(name, np.uint8)
+        return int(string_id_index._hash(data, 0, len(name), index._seed)) & mask
 
     table[:] = -1
     # A copy of peach sits in apple's home slot, so apple is found one slot on; peach by its probe.

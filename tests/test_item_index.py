@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +77,17 @@ def test_published_bundles_carry_an_index_over_their_item_vectors(
     path = store.current_path(trained_artifacts)
     bundle = load_bundle(path)
     assert ITEM_INDEX in bundle.manifest["files"]  # hashed like every other file
-    assert bundle.item_index is not None
     assert bundle.manifest["item_index"] == bundle.item_index.describe()
     queries = np.random.default_rng(5).standard_normal((4, bundle.config.head_dim), np.float32)
     expected = _brute_force_items(bundle.item_vectors.dequantised(), queries, 10)
     np.testing.assert_array_equal(bundle.item_index.search(queries, 10), expected)
+
+
+def test_a_bundle_whose_manifest_lists_no_index_is_refused(trained_artifacts: Path,
+                                                           tmp_path: Path) -> None:
+    path = shutil.copytree(store.current_path(trained_artifacts), tmp_path / "bundle")
+    manifest = json.loads((path / store.MANIFEST).read_text())
+    del manifest["files"][ITEM_INDEX]
+    (path / store.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(store.BundleError, match=f"lists no {ITEM_INDEX}"):
+        load_bundle(path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from fastapi.testclient import TestClient
 from model import store
 from model.bundle import Bundle, load_bundle
 from service.app import create_app
-from service.scorer import Scorer
 from service.settings import Settings
 from training.trainer import TrainResult
 
@@ -86,11 +84,3 @@ def test_k_beyond_the_catalogue_returns_every_item_once(client: TestClient,
                                                         bundle: Bundle) -> None:
     body = client.post("/recommend", json={"user_id": "u1", "k": 1000}).json()
     assert sorted(body["item_ids"]) == sorted(str(i) for i in bundle.items.ids)
-
-
-def test_a_bundle_published_without_an_index_gets_one_built_at_load(bundle: Bundle) -> None:
-    older = dataclasses.replace(bundle, item_index=None)  # as bundles before the index existed
-    user = str(bundle.users.ids[8])
-    with_index = Scorer(bundle, max_candidates=10, recommend_depth=DEPTH).recommend(user, k=10)
-    built = Scorer(older, max_candidates=10, recommend_depth=DEPTH).recommend(user, k=10)
-    assert built.item_ids == with_index.item_ids

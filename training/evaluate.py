@@ -27,7 +27,6 @@ import torch
 
 from model.bundle import Bundle
 from model.features import EncodedTable
-from model.interaction import score_pairs
 from training.data import DataConfig, load_split
 from training.metrics import evaluate
 from training.schema import builtin_names
@@ -77,8 +76,7 @@ def bundle_probabilities(bundle: Bundle, users: EncodedTable,
         for start in range(0, len(item_rows), _PAIRS_PER_BATCH):
             rows = np.arange(start, min(start + _PAIRS_PER_BATCH, len(item_rows)))
             heads = model.encode_user(users.take(rows).inputs()).heads  # (B, L, Hu, d)
-            logit = score_pairs(heads, items[torch.from_numpy(item_rows[rows])],
-                                model.config.fe_block) + model.bias
+            logit = model.pair_logits(heads, items[torch.from_numpy(item_rows[rows])])
             probs.append(torch.sigmoid(logit))
     return torch.cat(probs).numpy() if probs else np.empty(0, np.float32)
 

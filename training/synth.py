@@ -67,7 +67,7 @@ def generate(
     return the schema's path. The same arguments always give the same files.
 
     Items are named "i0", "i1", ...; with `integer_item_ids`, "0", "1", ...: canonical decimal
-    integers, the catalogues the service looks up without strings (service.id_index). The data
+    integers, the catalogues the service looks up without strings (model.kernels.id_index). The data
     is otherwise the same."""
     if users < 2 or items < 2 or interactions < 1:
         raise ValueError("need at least 2 users, 2 items and 1 interaction")

@@ -30,7 +30,7 @@ class Catalogue:
     users: int
     items: int
     interactions: int = 100_000  # enough for every code path; the sizes are what is measured
-    integer_item_ids: bool = False  # items "0", "1", ... (service.id_index's integer path)
+    integer_item_ids: bool = False  # items "0", "1", ... (model.kernels.id_index's integer path)
 
     @property
     def name(self) -> str:

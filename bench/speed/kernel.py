@@ -5,8 +5,8 @@ Catalogue: `items` random (Hi=4, d=32) item-head vectors in cache-line-aligned m
 bundle holds them; each call takes the next of a pool of random candidate lists that together
 cover the catalogue several times, so rows are as cold as a large catalogue's are. Methods, CPU:
     gather   torch index_select of the candidates' float32 rows (what the reference starts with)
-    fused    model.fused.maxsim_rows: gather and FE-Block in one pass (the service's CPU path),
-             float32 rows
+    fused    model.kernels.fused.maxsim_rows: gather and FE-Block in one pass (the service's CPU
+             path), float32 rows
     int8     the same kernel over int8 rows with a scale per head (model.item_vectors), the
              bundles' default: 144 bytes a candidate instead of 512
     torch    index_select + model.interaction.score_one_vs_n (the reference, torch eager)
@@ -28,14 +28,14 @@ import torch
 from bench.report import provenance
 from bench.speed.report import cpu_goal
 from bench.speed.timing import Call, clock_for, clock_name, interleaved, median_ratio
-from model.aligned import aligned_copy
 from model.config import ModelConfig, TowerSpec
-from model.cpu_tower import CpuUserTower
 from model.features import EncodedTable
-from model.fused import maxsim_rows
 from model.interaction import score_one_vs_n
 from model.inttower import IntTower
 from model.item_vectors import ItemDtype, ItemVectors
+from model.kernels.aligned import aligned_copy
+from model.kernels.cpu_tower import CpuUserTower
+from model.kernels.fused import maxsim_rows
 
 KERNEL_TARGET = 2.0  # FE-Block time / gather time, at every N
 INT8_TARGET = 0.6  # int8 rows' kernel time / float32 rows', at N=1000

@@ -41,8 +41,7 @@ def _augmented_table(rows: int, dim: int) -> nn.Embedding:
 
 
 def _with(x: TowerInputs, aug: Tensor) -> TowerInputs:
-    # Not x._replace: TowerInputs' __len__ (the batch size) breaks NamedTuple._replace.
-    return TowerInputs(x.cat, x.seq, torch.cat([x.num, aug], dim=1))  # num: (B, N) ++ (B, D)
+    return x._replace(num=torch.cat([x.num, aug], dim=1))  # num: (B, N) ++ (B, D)
 
 
 class DAT(nn.Module):

@@ -1,8 +1,8 @@
 """Arrays whose rows start on cache-line boundaries.
 
 An item row of Hi·d float32 (512 bytes by default) that starts mid-line spans one cache line more
-than it needs; random-row gathers (model.fused) then read 9 lines per candidate instead of 8.
-numpy's allocator only promises 16-byte alignment, so the catalogue is copied into one of these.
+than it needs; random-row gathers (model.kernels.fused) then read 9 lines per candidate instead of
+8. numpy's allocator only promises 16-byte alignment, so the catalogue is copied into one of these.
 """
 
 from __future__ import annotations

@@ -43,9 +43,9 @@ from numba.core import cgutils
 from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import intrinsic
 
-from model.aligned import CACHE_LINE
 from model.item_vectors import ItemVectors
-from model.prefetch import prefetch
+from model.kernels.aligned import CACHE_LINE
+from model.kernels.prefetch import prefetch
 
 PREFETCH_AHEAD = 8  # candidates: enough to cover a DRAM round trip with the candidates' maths
 LANES = 16  # user rows scored side by side: 16 float32 fill one 512-bit register
