@@ -18,28 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from service.errors import (
-    BodyTooLarge,
-    BundleRefused,
-    Forbidden,
-    InvalidUserFeatures,
-    NotReady,
-    ServiceError,
-    TooManyCandidates,
-    UnknownCandidates,
-)
+from service.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
-STATUS: dict[type[ServiceError], int] = {
-    BodyTooLarge: 413,
-    TooManyCandidates: 413,
-    UnknownCandidates: 422,
-    InvalidUserFeatures: 422,
-    Forbidden: 403,
-    BundleRefused: 409,
-    NotReady: 503,
-}
 RETRY_AFTER_S = "2"  # what a 503 asks clients to wait: about one reload poll
 # nginx's "client closed request": written to no one (the client is gone), and not a 5xx.
 CLIENT_CLOSED_REQUEST = 499
@@ -64,7 +46,7 @@ def error_response(request: Request, status: int, detail: str,
 
 
 async def _service_error(request: Request, exc: ServiceError) -> Response:
-    status = STATUS[type(exc)]
+    status = exc.status
     headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
     if exc.field is None:
         return error_response(request, status, exc.message, headers=headers)

@@ -1,10 +1,11 @@
-"""HTTP routes (SPEC §5).
+"""HTTP routes: /score, /recommend, the probes, /metrics and the admin reload.
 
 The scoring routes are `async def`: they compute on the event loop. A request is a few compiled
-calls that never wait on I/O (about 0.4 ms at 1,000 candidates, 5 ms at the 10,000 limit), while
-FastAPI's thread-pool hop for a plain `def` route cost ~0.15 ms of CPU a request (thread wake-ups
-and a GIL hand-off). Parallelism comes from --workers, not threads. Only the admin reload, which
-may load a bundle, stays a plain `def` in the thread pool.
+calls that never wait on I/O (p50 over HTTP on the 2-core benchmark machine: 0.5 ms at 1,000
+candidates, 2.5 ms at the 10,000 limit; docs/benchmarks/serve-cpu.md), while FastAPI's thread-pool
+hop for a plain `def` route cost ~0.15 ms of CPU a request (thread wake-ups and a GIL hand-off).
+Parallelism comes from --workers, not threads. Only the admin reload, which may load a bundle,
+stays a plain `def` in the thread pool.
 
 Each scoring request reads the live Scorer once and uses only that reference, so a hot swap never
 changes the bundle under a running request.

@@ -15,9 +15,10 @@ class Settings(BaseSettings):
 
     artifacts: Path = Path("artifacts")  # the store that holds bundles/ and CURRENT
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
-    # Intra-op threads per request. Scoring is many small ops, and requests already run side by
-    # side (FastAPI's thread pool, --workers): extra threads per op mostly add synchronisation.
-    # Measured on a busy 2-core box, N=1000: 0.3 ms with 1 thread, 23 ms with 2.
+    # torch's intra-op threads (the torch backend: CUDA, the dot-product ablation). Requests run
+    # side by side in --workers processes, not in threads, and a request is many small ops:
+    # extra threads per op mostly add synchronisation. Measured on a busy 2-core box, N=1000:
+    # 0.3 ms with 1 thread, 23 ms with 2.
     torch_threads: int = Field(1, ge=1)
     max_candidates: int = Field(10_000, ge=1)  # per /score request; more answers 413
     # With score_threads > 1, a request with at least 2x slice_min_candidates candidates is
