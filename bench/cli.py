@@ -53,7 +53,7 @@ def quality(
     models: Annotated[list[str] | None, typer.Option(
         help="Comma-separated: lr,two-tower,dat,cold,deepfm,inttower (default: all).")] = None,
     ablations: Annotated[bool, typer.Option(
-        "--ablations", help="Also train IntTower's ablation grid (issue 4).")] = False,
+        "--ablations", help="Also train IntTower's ablation grid.")] = False,
     jobs: Annotated[int, typer.Option(help="Runs in parallel worker processes.")] = 1,
     epochs: int = 10,
     patience: int = 2,

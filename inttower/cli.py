@@ -1,4 +1,4 @@
-"""`inttower` CLI (SPEC §6): a thin typer layer over the typed functions of the packages."""
+"""`inttower` CLI: a thin typer layer over the typed functions of the packages."""
 
 from __future__ import annotations
 

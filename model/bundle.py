@@ -1,4 +1,5 @@
-"""The IntTower model bundle (SPEC §4): what the trainer publishes and the service loads.
+"""The IntTower model bundle: what the trainer publishes and the service loads (README, "The
+bundle").
 
 Everything serving needs is here — weights (safetensors, no pickle), the frozen config, feature
 codecs, encoded user and item tables and the precomputed item head vectors — so the service never

@@ -26,7 +26,7 @@ class TowerSpec:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of IntTower (SPEC §2). Defaults are the serving-cost defaults."""
+    """Architecture of IntTower (README, "The model"). Defaults are the serving-cost defaults."""
 
     user: TowerSpec
     item: TowerSpec

@@ -1,4 +1,4 @@
-"""Training losses on tensors only (SPEC §2.6): BCE, embedding L2 and the CIR contrastive term."""
+"""Training losses on tensors only: BCE, embedding L2 and the CIR contrastive term."""
 
 from __future__ import annotations
 

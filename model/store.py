@@ -1,4 +1,4 @@
-"""Versioned artifact store (SPEC §4): atomic publish, hash-verified reads, an atomic CURRENT.
+"""Versioned artifact store: atomic publish, hash-verified reads, an atomic CURRENT.
 
     <artifacts>/bundles/<version>/manifest.json + files     version = UTC time + content hash
     <artifacts>/CURRENT                                     the live version's name

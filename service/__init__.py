@@ -1,4 +1,4 @@
-"""The FastAPI scoring service (SPEC §5): /score, /recommend, health, metrics, hot bundle swaps.
+"""The FastAPI scoring service: /score, /recommend, health, metrics, hot bundle swaps.
 
 It reads bundles through `model` only and never imports training code.
 """

@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (SPEC §5), named by direction, with their limits.
+"""Request and response bodies of the HTTP API, named by direction, with their limits.
 
 Ids are strings. JSON integers are accepted (the OpenAPI schema declares both): a list of item
 ids that are all integers within int64 becomes an int64 array, which model.kernels.id_index looks up

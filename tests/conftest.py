@@ -79,3 +79,17 @@ def client(trained: TrainResult, trained_artifacts: Path) -> Iterator[TestClient
     publishes). Shared by a module's tests, so metrics accumulate across them."""
     with TestClient(create_app(Settings(artifacts=trained_artifacts))) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def admin_token() -> str:
+    return "s3cret-of-16-chars"
+
+
+@pytest.fixture(scope="module")
+def admin_client(trained: TrainResult, trained_artifacts: Path,
+                 admin_token: str) -> Iterator[TestClient]:
+    """`client` with POST /admin/reload turned on (header X-Admin-Token: `admin_token`)."""
+    settings = Settings(artifacts=trained_artifacts, admin_token=admin_token)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

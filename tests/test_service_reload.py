@@ -8,7 +8,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -16,21 +16,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from typer.testing import CliRunner
 
-from inttower.cli import app
 from model import store
 from model.bundle import ITEM_VECTORS, load_bundle
 from service import reloader, repeat_log
 from service.app import create_app
-from service.settings import MIN_ADMIN_TOKEN, Settings
+from service.settings import Settings
 from training.export import read_items_update, refresh_items
 from training.trainer import TrainResult
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.05
-TOKEN = "s3cret-of-16-chars"
 
 
 def _serve(artifacts: Path, **settings: Any) -> TestClient:
@@ -157,25 +154,25 @@ def test_a_bad_bundle_is_refused_and_the_old_one_keeps_serving(
 
 
 def test_a_forced_reload_retries_a_refused_bundle_once_it_is_repaired(
-    artifacts_copy: Path, tmp_path: Path, publish_new: Callable[[Path], str]
+    artifacts_copy: Path, tmp_path: Path, publish_new: Callable[[Path], str], admin_token: str
 ) -> None:
     staging = shutil.copytree(artifacts_copy, tmp_path / "staging")
     built = publish_new(staging)
-    with _serve(artifacts_copy, admin_token=TOKEN) as client:
+    with _serve(artifacts_copy, admin_token=admin_token) as client:
         old = _live(client)
         target = shutil.copytree(store.bundle_path(staging, built),
                                  store.bundle_path(artifacts_copy, built))
         _tamper(target)
         _point_current(artifacts_copy, built)
         _wait_for(lambda: _metric(client, "inttower_reload_failures_total") == 1)
-        refused = client.post("/admin/reload", headers={"x-admin-token": TOKEN})
+        refused = client.post("/admin/reload", headers={"x-admin-token": admin_token})
         assert refused.status_code == 409
         assert refused.json()["detail"].startswith(f"bundle {built} refused")
         assert f"bundles/{built}: item_vectors.npy" in refused.json()["detail"]
         assert str(artifacts_copy) not in refused.json()["detail"]  # relative to the store
 
         shutil.copy2(store.bundle_path(staging, built) / ITEM_VECTORS, target / ITEM_VECTORS)
-        response = client.post("/admin/reload", headers={"x-admin-token": TOKEN})
+        response = client.post("/admin/reload", headers={"x-admin-token": admin_token})
         assert response.status_code == 200
         assert response.json() == {"model_version": built, "previous_version": old,
                                    "reloaded": True}
@@ -213,39 +210,6 @@ def test_no_request_fails_while_a_new_bundle_goes_live(
     assert [(a, b) for a, b in pairwise(versions) if a != b] == [(old, new)]
     log.info("%d requests, all 200: %d answered by %s, then %d by %s", len(statuses),
              versions.index(new), old, len(versions) - versions.index(new), new)
-
-
-@pytest.fixture
-def admin(artifacts_copy: Path) -> Iterator[TestClient]:
-    with _serve(artifacts_copy, admin_token=TOKEN) as client:
-        yield client
-
-
-@pytest.mark.parametrize("token", ["", "short"])
-def test_the_server_refuses_to_start_with_an_empty_or_short_admin_token(
-        token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INTTOWER_ADMIN_TOKEN", token)
-    result = CliRunner().invoke(app, ["serve", "--artifacts", str(tmp_path)])
-    assert result.exit_code != 0
-    assert f"at least {MIN_ADMIN_TOKEN} characters" in result.output
-
-
-def test_admin_reload_does_not_exist_without_a_configured_token(client: TestClient) -> None:
-    assert client.post("/admin/reload", headers={"x-admin-token": TOKEN}).status_code == 404
-
-
-@pytest.mark.parametrize("headers", [{}, {"x-admin-token": "guess"},
-                                     {"x-admin-token": "é".encode("latin-1")}])
-def test_admin_reload_needs_the_token(admin: TestClient, headers: dict[str, Any]) -> None:
-    response = admin.post("/admin/reload", headers=headers)
-    assert response.status_code == 403
-
-
-def test_admin_reload_with_nothing_new_changes_nothing(admin: TestClient) -> None:
-    live = _live(admin)
-    response = admin.post("/admin/reload", headers={"x-admin-token": TOKEN})
-    assert response.json() == {"model_version": live, "previous_version": live,
-                               "reloaded": False}
 
 
 @pytest.mark.parametrize(("content", "reason"), [

@@ -169,7 +169,7 @@ def gather_batch(x: Tensor, ranks: Ranks) -> tuple[Tensor, int]:
         return x, 0
     with warnings.catch_warnings():
         # torch 2.13 deprecates it for the private _functional_collectives.all_gather_single;
-        # this one is what 20 of 20 two-rank runs were checked with (issue 10's note).
+        # this one is what 20 of 20 two-rank runs were checked with.
         warnings.filterwarnings("ignore", "torch.distributed.nn.functional.all_gather",
                                 FutureWarning)
         parts = all_gather_with_gradient(x.contiguous())

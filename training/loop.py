@@ -1,5 +1,5 @@
 """The training loop: a step is a function of (model, batch, optimizer); fitting early-stops on
-validation AUC and restores the best epoch (SPEC §2.7)."""
+validation AUC and restores the best epoch."""
 
 from __future__ import annotations
 

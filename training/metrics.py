@@ -1,4 +1,4 @@
-"""Offline metrics (SPEC §3): AUC, logloss, GAUC and RelaImpr."""
+"""Offline metrics (docs/data.md): AUC, logloss, GAUC and RelaImpr."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Train / validation / test splits of the interaction rows (SPEC §3)."""
+"""Train / validation / test splits of the interaction rows (docs/data.md)."""
 
 from __future__ import annotations
 

@@ -90,8 +90,9 @@ def family_variants(family: str) -> tuple[Variant, ...]:
 
 
 def ablation_grid() -> list[Variant]:
-    """Issue 4's IntTower ablations, starting with the default configuration. A point equal to an
-    earlier one (heads 4 = the default, CIR weight 0 = no CIR) is trained once, under that name."""
+    """IntTower's ablations (Light-SE, FE-Block, CIR, heads, CIR weight), starting with the
+    default configuration. A point equal to an earlier one (heads 4 = the default, CIR weight 0 =
+    no CIR) is trained once, under that name."""
     grid = [
         Variant("inttower"),
         Variant("inttower", "no Light-SE", {"light_se": False}),

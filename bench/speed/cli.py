@@ -73,7 +73,7 @@ def serve(
              "floors.")] = True,
     paths_cell: Annotated[list[str] | None, typer.Option(
         help="A cell of the paths section, N:CONNECTIONS, repeatable (default 1000:1, "
-             "1000:16, 10000:1: issue 12's goals).")] = None,
+             "1000:16, 10000:1: the cells the paths goals are set on).")] = None,
     recommend_users: int = 6_040,
     recommend_items: Annotated[int, typer.Option(
         help="Catalogue of the /recommend test (ml-1m-sized by default); 0 skips it.")] = 3_706,

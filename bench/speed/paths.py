@@ -1,4 +1,4 @@
-"""The paths section of `inttower bench serve` (issue 12): /score through each code path a request
+"""The paths section of `inttower bench serve`: /score through each code path a request
 can take, one worker, against both floors of bench/speed/floor.py (one worker each).
 
     main       the main catalogue's bundle as published (ids "i0", "i1", ...; int8 item vectors
@@ -45,7 +45,7 @@ from training.export import refresh_items
 
 log = logging.getLogger(__name__)
 
-WORKERS = 1  # issue 12's goals are a request's cost on one core, not the machine's throughput
+WORKERS = 1  # the paths goals are a request's cost on one core, not the machine's throughput
 # path -> (the bundle its server serves, how its candidate ids are written in the body)
 PATHS = {"main": ("main", "strings"), "float32": ("float32", "strings"),
          "integers": ("integer", "JSON integers"), "digits": ("integer", "digit strings")}
@@ -115,7 +115,7 @@ def paths_section(config: ServeConfig, main: Path, logs: Path,
 
 
 def paths_goals(paths: dict[str, Any]) -> list[tuple[str, str, float, bool, str]]:
-    """Issue 12's goals, measured on the main bundle's rows: (goal, target, value, met, unit)."""
+    """The paths goals, measured on the main bundle's rows: (goal, target, value, met, unit)."""
     main = {(r["candidates"], r["connections"]): r for r in paths["rows"] if r["path"] == "main"}
     if not main:
         return []

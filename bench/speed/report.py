@@ -33,7 +33,7 @@ def _head(doc: Doc, title: str) -> list[str]:
 
 
 def cpu_goal(device: str, met: bool) -> bool | None:
-    """Issue 5's goals are set for the CPU (2 cores); elsewhere they are reported, not judged."""
+    """The speed goals are set for the CPU (2 cores); elsewhere they are reported, not judged."""
     return met if device == "cpu" else None
 
 

@@ -179,8 +179,7 @@ def run_serve(config: ServeConfig) -> dict[str, Any]:
 
 
 def serve_goals(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 5's serving goals and issue 12's (the paths section), each with its measured
-    value."""
+    """The serving goals and the paths section's, each with its measured value."""
     def score(n: int, connections: int) -> dict[str, Any] | None:
         return next((r for r in doc["score"] if r["candidates"] == n
                      and r["connections"] == connections), None)

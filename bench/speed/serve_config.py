@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.speed.catalogue import Catalogue
 
-# The paths section's cells, (N candidates, connections): issue 12's goals.
+# The paths section's cells, (N candidates, connections): where the paths goals are set.
 PATHS_CELLS = ((1_000, 1), (1_000, 16), (10_000, 1))
 
 

@@ -17,7 +17,7 @@ from bench.report import provenance
 from training.data import DataConfig
 
 # Sparse tables are meant to make the step cost follow the batch: a catalogue 50x ml-1m's
-# vocabulary trains within this factor of ml-1m's samples per second (issue 10).
+# vocabulary trains within this factor of ml-1m's samples per second.
 GOAL_SLOWDOWN = 1.5
 MODES = {"dense": False, "sparse": True}  # mode -> sparse_embeddings
 

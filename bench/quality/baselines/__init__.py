@@ -1,4 +1,4 @@
-"""Baselines of the quality benchmark (SPEC §2), built from the same pieces as IntTower."""
+"""Baselines of the quality benchmark, built from the same pieces as IntTower."""
 
 from bench.quality.baselines.cold import COLD
 from bench.quality.baselines.config import BaselineConfig

@@ -1,4 +1,4 @@
-"""Frozen configuration shared by the baselines (SPEC §2), beside IntTower's `ModelConfig`."""
+"""Frozen configuration shared by the baselines, beside IntTower's `ModelConfig`."""
 
 from __future__ import annotations
 
