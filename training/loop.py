@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 # (model, batch) -> (loss to minimise, detached parts to log)
 Objective = Callable[[nn.Module, Batch], tuple[Tensor, dict[str, Tensor]]]
+Metrics = dict[str, float]  # auc, logloss, gauc of one split
 
 
 def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer | RowwiseAdam,
@@ -123,9 +124,6 @@ def fit(model: nn.Module, train: BatchSource, valid: BatchSource, objective: Obj
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(best_epoch, len(history), time.perf_counter() - started, history)
-
-
-Metrics = dict[str, float]
 
 
 def fit_and_score(model: nn.Module, objective: Objective, data: EncodedData,
