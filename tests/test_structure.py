@@ -55,7 +55,9 @@ def test_the_readme_layout_names_every_folder_of_the_repository() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     layout = readme.split("### Layout", 1)[1].split("```")[1]
     named = set(re.findall(r"^([a-z_]+)/", layout, re.MULTILINE))
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.splitlines()
+    listing = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listing.returncode != 0:
+        pytest.skip(f"not a git checkout: {listing.stderr.strip()}")
+    tracked = listing.stdout.splitlines()
     folders = {path.split("/")[0] for path in tracked if "/" in path and not path.startswith(".")}
     assert named == folders
