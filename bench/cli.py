@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,6 +40,17 @@ def _models(given: list[str]) -> tuple[str, ...]:
     return names
 
 
+def _item_stats(given: str | None) -> tuple[Any, ...]:
+    from training.data import ItemStat
+
+    names = [n.strip() for n in (given or "schema").split(",") if n.strip()]
+    try:
+        return tuple(dict.fromkeys(None if n == "schema" else ItemStat(n) for n in names))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{given!r}: comma-separated {', '.join(ItemStat)} or schema",
+                                 param_hint="--item-stat") from exc
+
+
 @bench_app.command("quality", context_settings={"allow_extra_args": True})
 def quality(
     ctx: typer.Context,
@@ -48,6 +59,10 @@ def quality(
     split: Annotated[str, typer.Option(help="random or temporal")] = "random",
     history_len: Annotated[int | None, typer.Option(
         min=0, help="User history length, overriding the schema's; 0 turns it off.")] = None,
+    item_stat: Annotated[str | None, typer.Option(
+        help="Where the item statistic goes, comma-separated placements each model is trained "
+             "with and chosen among on validation: tower, off, schema (the schema's "
+             "items.label_rate). Default: schema.")] = None,
     seeds: Annotated[list[int] | None, typer.Option(
         help="Seeds, e.g. --seeds 1 2 3 (default 1 2 3).")] = None,
     models: Annotated[list[str] | None, typer.Option(
@@ -75,6 +90,7 @@ def quality(
 
     config = QualityConfig(
         dataset=dataset, schema=schema, split=SplitKind(split), history_len=history_len,
+        item_stats=_item_stats(item_stat),
         seeds=_seeds(seeds or [], ctx.args) or (1, 2, 3),
         models=_models(models) if models else tuple(FAMILIES), ablations=ablations,
         jobs=jobs, fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr,

@@ -75,6 +75,9 @@ def train(
     seed: int = 1,
     history_len: Annotated[int | None, typer.Option(
         min=0, help="User history length, overriding the schema's; 0 turns it off.")] = None,
+    item_stat: Annotated[str | None, typer.Option(
+        help="The item's positive rate and count: 'tower' (an item tower input) or 'off', "
+             "overriding the schema's items.label_rate.")] = None,
     artifacts: ArtifactsOpt = Path("artifacts"),
     epochs: int = 10,
     batch_size: int = 2048,
@@ -96,10 +99,16 @@ def train(
 ) -> None:
     """Train IntTower with early stopping on validation AUC and publish a bundle."""
     from model.losses import LossConfig
-    from training.data import DataConfig
+    from training.data import DataConfig, ItemStat
     from training.loop import FitConfig
     from training.trainer import TrainConfig
     from training.trainer import train as run_training
+
+    try:
+        item_statistic = None if item_stat is None else ItemStat(item_stat)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{item_stat!r}: one of {', '.join(ItemStat)}",
+                                 param_hint="--item-stat") from exc
 
     layers = tuple(int(size) for size in hidden.split(",")) if hidden else None
     overrides = {k: v for k, v in {"hidden": layers, "user_heads": heads, "item_heads": heads,
@@ -108,7 +117,7 @@ def train(
     loss = LossConfig() if cir_weight is None else LossConfig(cir_weight=cir_weight)
     config = TrainConfig(
         data=DataConfig(dataset=dataset, schema=schema, split=split, seed=seed,
-                        history_len=history_len),
+                        history_len=history_len, item_stat=item_statistic),
         model=overrides, loss=loss,
         fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
                       sparse_embeddings=sparse_embeddings, progress=progress),

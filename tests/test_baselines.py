@@ -119,8 +119,8 @@ def test_one_epoch_on_generated_data_lowers_the_loss(name: str, synth_data) -> N
     model = cls(BaselineConfig(synth_data.user_codec.spec, synth_data.item_codec.spec,
                                hidden=(64, 32), vector_dim=32))
     objective = dat_objective(LossConfig()) if name == "dat" else pointwise_objective(LossConfig())
-    train = BatchSource(synth_data.users, synth_data.items, synth_data.splits["train"])
-    valid = BatchSource(synth_data.users, synth_data.items, synth_data.splits["valid"])
+    train = BatchSource(synth_data.users, synth_data.items, synth_data.train)
+    valid = BatchSource(synth_data.users, synth_data.items, synth_data.split("valid"))
     whole = next(train.batches(len(train)))
 
     def train_bce() -> float:  # DAT's mimic term chases moving targets: compare the BCE only

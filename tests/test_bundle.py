@@ -74,7 +74,7 @@ def test_the_bundle_round_trips_the_model_and_tables(trained: TrainResult,
     np.testing.assert_array_equal(bundle.users.cat, trained.data.users.cat)
     np.testing.assert_array_equal(bundle.users.num, trained.data.users.num)
     np.testing.assert_array_equal(bundle.items.seq[0], trained.data.items.seq[0])
-    assert bundle.manifest["metrics"]["test"]["auc"] == pytest.approx(trained.test["auc"])
+    assert bundle.manifest["metrics"]["cutoff"]["test"]["auc"] == pytest.approx(trained.test["auc"])
     assert bundle.manifest["parent"] is None
 
 
@@ -89,7 +89,7 @@ def test_bundle_only_logit_equals_the_eval_forward_pass(
     bundle = load_current(float32_artifacts if stored == "float32" else trained_artifacts)
     assert bundle.item_vectors.dtype == stored
     model = trained.model.eval()
-    test = trained.data.splits["test"]
+    test = trained.data.split("test")
     users, items = trained.data.users, trained.data.items
     for row in range(0, len(test), max(1, len(test) // 25)):
         u, i = int(test.user_row[row]), int(test.item_row[row])

@@ -92,7 +92,7 @@ def test_two_ranks_publish_one_bundle_scoring_like_one_process(
     bundle = load_current(tmp_path / "art")
     assert bundle.version == summary["version"]
     assert len(list((tmp_path / "art" / store.BUNDLES).iterdir())) == 1  # rank 0 alone published
-    assert bundle.manifest["metrics"]["valid"]["auc"] == summary["valid"]["auc"]
+    assert bundle.manifest["metrics"]["cutoff"]["valid"]["auc"] == summary["valid"]["auc"]
     alone = trained.summary()  # one process, same data, seed, architecture and global batch
     for split in ("valid", "test"):
         assert abs(summary[split]["auc"] - alone[split]["auc"]) < AUC_TOLERANCE, (summary, alone)

@@ -18,44 +18,38 @@ from model.bundle import load_bundle, load_current
 from model.item_vectors import ItemDtype
 from training.evaluate import evaluate_bundle
 from training.export import refresh_items
-from training.split import HeldOut, SplitKind
+from training.split import EvalMode, HeldOut, SplitKind
 from training.synth import generate
 from training.trainer import TrainConfig, TrainResult, train
 
 
-@pytest.fixture(scope="module")
-def temporal(toy_config: Callable[..., TrainConfig], synth_schema: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Path]:
-    """A toy model trained on a temporal split, and its artifacts folder."""
-    artifacts = tmp_path_factory.mktemp("temporal")
+@pytest.fixture(scope="module", params=list(SplitKind))
+def float32_bundle(request: pytest.FixtureRequest, toy_config: Callable[..., TrainConfig],
+                   synth_schema: Path, tmp_path_factory: pytest.TempPathFactory
+                   ) -> tuple[TrainResult, Path]:
+    """A toy model trained on each split kind, and its artifacts folder."""
+    artifacts = tmp_path_factory.mktemp(f"f32-{request.param}")
     config = toy_config(synth_schema, artifacts)
     # float32 item vectors: training's metrics are then reproducible to float precision.
-    return train(replace(config, data=replace(config.data, split=SplitKind.temporal),
+    return train(replace(config, data=replace(config.data, split=request.param),
                          item_dtype=ItemDtype.float32)), artifacts
 
 
 @pytest.mark.parametrize("held_out", list(HeldOut))
-def test_on_a_temporal_split_the_bundle_scores_as_training_did(
-        temporal: tuple[TrainResult, Path], synth_schema: Path, held_out: HeldOut) -> None:
-    # Every train event precedes every held-out pair (synth timestamps are distinct), so the
-    # items' stored vectors (as of the cutoff) are what training's as-of encoding gave them.
-    trained, artifacts = temporal
+def test_the_bundle_scores_as_training_did_in_both_modes(
+        float32_bundle: tuple[TrainResult, Path], synth_schema: Path, held_out: HeldOut) -> None:
+    # Training scored held-out rows as served: cutoff from the stored tables, online with the
+    # user's state recounted from every earlier logged event. The bundle alone gives the same.
+    trained, artifacts = float32_bundle
     result = evaluate_bundle(load_current(artifacts), held_out, synth_schema)
-    expected = trained.test if held_out is HeldOut.test else trained.valid
-    assert result.pairs == len(trained.data.splits[held_out.value]) and result.skipped == 0
-    for metric in ("auc", "logloss", "gauc"):
-        assert result.metrics[metric] == pytest.approx(expected[metric], abs=1e-5)
-    assert result.recorded == pytest.approx(expected)
-
-
-def test_on_a_random_split_only_the_items_statistics_differ(
-        trained: TrainResult, trained_artifacts: Path, synth_schema: Path) -> None:
-    # The stored item vectors count train events after some pairs; training's did not.
-    result = evaluate_bundle(load_current(trained_artifacts), HeldOut.valid, synth_schema)
-    assert result.pairs == len(trained.data.splits["valid"]) and result.skipped == 0
-    assert result.recorded == pytest.approx(trained.valid)
-    assert result.metrics["auc"] == pytest.approx(trained.valid["auc"], abs=0.03)
-    assert result.metrics["logloss"] == pytest.approx(trained.valid["logloss"], abs=0.03)
+    assert result.pairs == len(trained.data.split(held_out.value)) and result.skipped == 0
+    for mode in EvalMode:
+        expected = trained.metrics[mode][held_out]
+        for metric in ("auc", "logloss", "gauc"):
+            assert result.metrics[mode][metric] == pytest.approx(expected[metric], abs=1e-5)
+        assert result.recorded[mode] == pytest.approx(expected)
+    assert result.summary()["online_auc_lift"] == pytest.approx(
+        result.metrics["online"]["auc"] - result.metrics["cutoff"]["auc"])
 
 
 def test_a_refreshed_child_is_measured_with_its_own_item_vectors(
@@ -68,9 +62,12 @@ def test_a_refreshed_child_is_measured_with_its_own_item_vectors(
     before = evaluate_bundle(parent, HeldOut.test, synth_schema)
     after = evaluate_bundle(child, HeldOut.test, synth_schema)
     assert after.version == child.version and after.recorded == before.recorded
+    assert set(after.metrics) == {"cutoff", "online"}
     # Every item lost its category: the child's stored vectors changed, and so did its scores.
     assert not np.allclose(child.item_vectors.dequantised(), parent.item_vectors.dequantised())
-    assert after.metrics["logloss"] != pytest.approx(before.metrics["logloss"], abs=1e-6)
+    for mode in EvalMode:
+        assert after.metrics[mode]["logloss"] != pytest.approx(before.metrics[mode]["logloss"],
+                                                               abs=1e-6)
 
 
 def test_own_data_needs_its_schema_and_another_dataset_is_refused(

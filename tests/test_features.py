@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from model.features import EncodedTable
 from training.as_of import prior_events
 from training.dataset import HistoryWindows
 from training.features import EncodedData, EncodedSplit, encode_dataset
@@ -41,10 +42,13 @@ def _raw(labels: list[int] | None = None) -> RawData:
     return RawData(SCHEMA, inter, user_table, item_table)
 
 
-def _histories(split: EncodedSplit, max_len: int = 2) -> np.ndarray:
+def _histories(split: EncodedSplit, users: EncodedTable | None = None,
+               max_len: int = 2) -> np.ndarray:
     """(N, max_len) tokens of each row's history, most recent first, 0-padded, as batches see
-    them."""
-    assert split.history is not None
+    them: the split's own windows, else the user table's stored history."""
+    if split.history is None:
+        assert users is not None
+        return users.seq[-1][split.user_row]
     return HistoryWindows(split.history, max_len, torch.device("cpu")).gather(
         torch.arange(len(split))).numpy()
 
@@ -54,9 +58,12 @@ def _token(data: EncodedData, item: str) -> int:
 
 
 def _features(data: EncodedData) -> list[np.ndarray]:
+    """What no valid / test label may move: the tables a bundle stores, the train rows and the
+    held-out rows as served from the bundle (cutoff mode). Online rows see earlier held-out
+    labels by design (tests/test_eval_modes.py)."""
     arrays = [data.users.cat, data.users.num, *data.users.seq, data.items.num]
-    for split in data.splits.values():
-        arrays += [split.user_num, split.item_num, _histories(split)]
+    for split in (data.train, data.split("valid"), data.split("test")):
+        arrays += [split.user_num, split.item_num, _histories(split, data.users)]
     return arrays
 
 
@@ -74,25 +81,26 @@ def test_a_log_with_ties_gives_the_expected_histories_and_rates() -> None:
     data = encode_dataset(_raw(), SPLITS)
     x, y, w = (_token(data, i) for i in "xyw")
     # user a: row 0 sees nothing; rows 1 and 2 share t=2, so each sees only row 0; row 3 sees
-    # rows 0-2; the valid row 6 sees all four. User b's rows 4, 5 tie at t=1; its test row 7 is
-    # earlier than all of b's events. The history keeps the 2 most recent positives.
-    np.testing.assert_array_equal(_histories(data.splits["train"]),
+    # rows 0-2. User b's rows 4, 5 tie at t=1. The history keeps the 2 most recent positives.
+    # Held-out rows (cutoff mode) see their user's state after all train events: the valid row
+    # 6 sees a's four, b's test row 7 b's two (though it is earlier: the stored state), c none.
+    np.testing.assert_array_equal(_histories(data.train),
                                   [[0, 0], [x, 0], [x, 0], [y, x], [0, 0], [0, 0]])
-    np.testing.assert_array_equal(_histories(data.splits["valid"]), [[w, y]])
-    np.testing.assert_array_equal(_histories(data.splits["test"]), [[0, 0], [0, 0]])
+    np.testing.assert_array_equal(_histories(data.split("valid"), data.users), [[w, y]])
+    np.testing.assert_array_equal(_histories(data.split("test"), data.users), [[y, 0], [0, 0]])
     stat = data.user_codec.label_stat
     assert stat is not None and stat.prior == pytest.approx(4 / 6)
-    np.testing.assert_allclose(data.splits["train"].user_num[:, -2:],
+    np.testing.assert_allclose(data.train.user_num[:, -2:],
                                stat.columns(np.array([0, 1, 1, 3, 0, 0]),
                                             np.array([0, 1, 1, 2, 0, 0])), atol=1e-6)
-    np.testing.assert_allclose(data.splits["valid"].user_num[:, -2:],
+    np.testing.assert_allclose(data.split("valid").user_num[:, -2:],
                                stat.columns(np.array([4]), np.array([3])), atol=1e-6)
-    # items: x has train events at t=1 (+ from a, - from b): the valid row at t=4 sees both
+    # items: x has train events at t=1 (+ from a, - from b): the valid row sees both
     item_stat = data.item_codec.label_stat
     assert item_stat is not None
-    np.testing.assert_allclose(data.splits["valid"].item_num[:, -2:],
+    np.testing.assert_allclose(data.split("valid").item_num[:, -2:],
                                item_stat.columns(np.array([2]), np.array([1])), atol=1e-6)
-    np.testing.assert_allclose(data.splits["train"].item_num[[0, 4], -2:],
+    np.testing.assert_allclose(data.train.item_num[[0, 4], -2:],
                                item_stat.columns(np.zeros(2), np.zeros(2)), atol=1e-6)
 
 
@@ -125,8 +133,7 @@ def test_no_train_row_sees_its_own_label(row: int) -> None:
     labels = [label for *_, label, _ in LOG]
     flipped_labels = [1 - v if i == row else v for i, v in enumerate(labels)]
     base, flipped = encode_dataset(_raw(), SPLITS), encode_dataset(_raw(flipped_labels), SPLITS)
-    np.testing.assert_array_equal(_histories(base.splits["train"])[row],
-                                  _histories(flipped.splits["train"])[row])
+    np.testing.assert_array_equal(_histories(base.train)[row], _histories(flipped.train)[row])
     users, times = [u for u, *_ in LOG], np.array([t for *_, t in LOG])
     code = pd.factorize(pd.Series(users))[0]
     train = SPLITS["train"]
@@ -163,4 +170,4 @@ def test_without_statistics_the_towers_read_only_their_tables() -> None:
     data = encode_dataset(RawData(plain, raw.interactions, raw.users, raw.items), SPLITS)
     assert data.user_codec.label_stat is None and data.user_codec.history is None
     assert data.user_codec.spec.num_dim == 1 and data.user_codec.spec.seq_vocab == ()
-    assert all(s.history is None for s in data.splits.values())
+    assert all(s.history is None for s in data.every_split())

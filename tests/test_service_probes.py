@@ -25,7 +25,8 @@ def test_model_summarises_the_live_manifest(client: TestClient, trained: TrainRe
     assert body["config"]["item_heads"] == 2
     assert body["item_index"]["kind"] == "flat"
     assert body["age_seconds"] >= 0
-    assert set(body["metrics"]) == {"valid", "test"}
+    assert set(body["metrics"]) == {"cutoff", "online"}
+    assert set(body["metrics"]["cutoff"]) == {"valid", "test"}
 
 
 def test_metrics_expose_latency_unknown_ids_version_age_and_reload_failures(

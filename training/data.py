@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,13 @@ from training.tables import RawData, load_dataset
 log = logging.getLogger(__name__)
 
 
+class ItemStat(StrEnum):
+    """Where the item's ordered target statistic (positive rate, event count) goes."""
+
+    tower = "tower"  # an input of the item tower: frozen into the stored vectors at the cutoff
+    off = "off"  # not used
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = "ml-100k"  # a built-in dataset name, used when `schema` is None
@@ -27,16 +35,20 @@ class DataConfig:
     seed: int = 1
     # Overrides the schema's user history length (`users.history.max_len`); 0 turns it off.
     history_len: int | None = None
+    item_stat: ItemStat | None = None  # overrides the schema's `items.label_rate`
 
     def apply(self, schema: DatasetSchema) -> DatasetSchema:
         """`schema` with this config's overrides."""
-        if self.history_len is None:
-            return schema
-        history = (HistorySpec(**{**(schema.users.history or HistorySpec()).model_dump(),
-                                  "max_len": self.history_len})
-                   if self.history_len > 0 else None)
-        users = schema.users.model_copy(update={"history": history})
-        return DatasetSchema.model_validate({**schema.model_dump(), "users": users.model_dump()})
+        users, items = schema.users, schema.items
+        if self.history_len is not None:
+            history = (HistorySpec(**{**(users.history or HistorySpec()).model_dump(),
+                                      "max_len": self.history_len})
+                       if self.history_len > 0 else None)
+            users = users.model_copy(update={"history": history})
+        if self.item_stat is not None:
+            items = items.model_copy(update={"label_rate": self.item_stat is ItemStat.tower})
+        return DatasetSchema.model_validate({**schema.model_dump(), "users": users.model_dump(),
+                                             "items": items.model_dump()})
 
 
 

@@ -1,18 +1,18 @@
 """`inttower evaluate`: a published bundle's metrics on a held-out split, from the bundle alone.
 
-The pairs of the split are scored the way the service scores them: the bundle's user tower on
-the user's stored row with its interaction features (label statistic, recent positives) as of the
-pair's time - counted from the split's train events with the bundle's codecs, as training saw
-them and as a request with fresh features sends them - and the FE-Block of those heads against the
-item's stored vectors, plus the bias. So a child bundle from `refresh-items`, or a bundle copied to
-another machine, is measured as it serves, and a bundle whose item vectors went stale against its
-weights shows it here. The items are as of the training cutoff (their stored vectors): on a
-temporal split that is what training saw too, and the figures agree with the training-time ones;
-on a random split an item's statistic there also counts train events after the pair.
+The pairs of the split are scored the way the service scores them, in both evaluation modes
+(training.split.EvalMode): `cutoff`, the user's stored row (what a request without features gets);
+`online`, that row with its interaction features (label statistic, recent positives) recounted from
+every logged event strictly before the pair, with the bundle's codecs (what a request sending fresh
+user_features gets). Either way the user tower's heads meet the item's stored vectors in the
+FE-Block, plus the bias. So a child bundle from `refresh-items`, or a bundle copied to another
+machine, is measured as it serves, and a bundle whose item vectors went stale against its weights
+shows it here; a bundle with float32 vectors gives training's own figures.
 
 The split is the one the bundle was trained on: the manifest records the dataset, the split kind
-and the seed, and the raw interactions are read again for their ids and labels only; no feature
-statistic is refitted (the bundle's tables hold them, fitted on the train rows at training time).
+and the seed, and the raw interactions are read again for their ids, times and labels only; no
+feature statistic is refitted (the bundle's tables hold them, fitted on the train rows at training
+time).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ import torch
 from model.bundle import Bundle
 from model.features import EncodedTable
 from training.data import DataConfig, load_split
+from training.loop import Metrics
 from training.metrics import evaluate
 from training.schema import builtin_names
-from training.split import HeldOut, SplitKind
+from training.split import EvalMode, HeldOut, SplitKind
 from training.user_state import users_as_of, with_state
 
 _PAIRS_PER_BATCH = 16_384  # pairs scored at once: user tower activations stay tens of MB
@@ -43,13 +44,14 @@ class Evaluation:
     split: str  # e.g. "test of random, seed 1"
     pairs: int  # pairs scored
     skipped: int  # pairs whose user or item the bundle does not hold (e.g. after a refresh)
-    metrics: dict[str, float]  # auc, logloss, gauc of this bundle
-    recorded: dict[str, float]  # the manifest's metrics for the split (training time), or {}
+    metrics: dict[str, Metrics]  # evaluation mode -> auc, logloss, gauc of this bundle
+    recorded: dict[str, Metrics]  # the manifest's metrics of the split (training time), by mode
 
     def summary(self) -> dict[str, Any]:
+        lift = self.metrics[EvalMode.online]["auc"] - self.metrics[EvalMode.cutoff]["auc"]
         return {"version": self.version, "dataset": self.dataset, "split": self.split,
                 "pairs": self.pairs, "skipped": self.skipped, "metrics": self.metrics,
-                "recorded_at_training": self.recorded}
+                "online_auc_lift": lift, "recorded_at_training": self.recorded}
 
 
 def training_data(bundle: Bundle, schema: Path | None = None) -> DataConfig:
@@ -97,15 +99,18 @@ def evaluate_bundle(bundle: Bundle, held_out: HeldOut = HeldOut.test,
         raise ValueError(f"bundle {bundle.version} holds none of the {len(pairs)} "
                          f"{held_out.value} pairs' users and items")
     user_rows, item_rows, pairs = user_rows[held], item_rows[held], pairs[held]
-    state = users_as_of(bundle.user_codec, bundle.items, raw.interactions.iloc[rows["train"]],
+    stored = bundle.users.take(user_rows)
+    state = users_as_of(bundle.user_codec, bundle.items, raw.interactions,
                         pairs["user_id"].to_numpy(), pairs["timestamp"].to_numpy(np.int64))
-    users = with_state(bundle.users.take(user_rows), state)
-    probs = bundle_probabilities(bundle, users, item_rows)
+    users = {EvalMode.cutoff: stored, EvalMode.online: with_state(stored, state)}
     labels = pairs["label"].to_numpy(np.float32)
+    recorded = bundle.manifest.get("metrics", {})
     return Evaluation(
         version=bundle.version, dataset=data_schema.name,
         split=f"{held_out.value} of {config.split.value}, seed {config.seed}",
         pairs=int(held.sum()), skipped=int((~held).sum()),
-        metrics=evaluate(labels, probs, user_rows),
-        recorded=bundle.manifest.get("metrics", {}).get(held_out.value, {}),
+        metrics={mode.value: evaluate(labels, bundle_probabilities(bundle, table, item_rows),
+                                      user_rows) for mode, table in users.items()},
+        recorded={mode.value: recorded[mode][held_out] for mode in EvalMode
+                  if held_out in recorded.get(mode, {})},
     )

@@ -1,13 +1,17 @@
 """Fit the feature codecs on the TRAIN split only, then encode every row as of its own time.
 
-Leakage rules, each covered by a test (tests/test_features.py):
+Leakage rules, each covered by a test (tests/test_features.py, tests/test_eval_modes.py):
 - vocabularies and numeric scalers see only entities that occur in train rows;
-- every interaction statistic a row sees - the user's and the item's ordered target statistic
-  (smoothed positive rate and event count), the user's recent positive items - comes from train
-  events strictly earlier than the row (ties excluded; training.as_of). A train row never sees its
-  own label, and valid / test labels move no feature of any row;
+- every interaction statistic a train row sees - the user's and the item's ordered target
+  statistic (smoothed positive rate and event count), the user's recent positive items - comes
+  from train events strictly earlier than the row (ties excluded; training.as_of). A train row
+  never sees its own label;
 - the entity tables (what a bundle stores and serving reads) hold each entity's state after all
-  its train events.
+  its train events (the cutoff);
+- held-out rows are encoded as a bundle would serve them (training.split.EvalMode): `cutoff`,
+  users and items as stored; `online`, the user's state from every logged event strictly before
+  the row (a caller's fresh user_features), items as stored. No row sees its own label, and no
+  valid / test label moves a train row's feature or a stored table.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from model.features import (
 )
 from training.as_of import AFTER_ALL, PriorEvents, prior_events, recent_tokens
 from training.schema import EntityTable, FeatureColumn, FeatureKind
+from training.split import EvalMode, HeldOut
 from training.tables import RawData
+from training.user_state import users_as_of
 
 SMOOTHING = 20.0  # pseudo-count pulling the positive rate of rare entities toward the prior
 
@@ -41,6 +47,15 @@ class RowHistory:
     tokens: np.ndarray  # (P,) int64 item token of every train positive, by (user, time)
     end: np.ndarray  # (N,) int64
     length: np.ndarray  # (N,) int64, at most max_len
+
+    @classmethod
+    def from_padded(cls, recent: np.ndarray) -> RowHistory:
+        """From (N, M) tokens, most recent first, 0-padded: each row's M slots reversed (oldest
+        first), so that row r's window ends at (r + 1) * M."""
+        n, width = recent.shape
+        return cls(np.ascontiguousarray(recent[:, ::-1]).reshape(-1),
+                   np.arange(1, n + 1, dtype=np.int64) * width,
+                   (recent > 0).sum(axis=1).astype(np.int64))
 
 
 @dataclass
@@ -64,8 +79,17 @@ class EncodedData:
     item_codec: TowerCodec
     users: EncodedTable  # every known user, as of the train cutoff
     items: EncodedTable  # every known item, as of the train cutoff
-    splits: dict[str, EncodedSplit]
+    train: EncodedSplit  # each row as of its own time
+    held_out: dict[EvalMode, dict[HeldOut, EncodedSplit]]  # valid / test rows as served, per mode
     prior: float  # global train positive rate
+
+    def split(self, name: str) -> EncodedSplit:
+        """"train", or a held-out split in `cutoff` mode (what a bundle serves by default)."""
+        return self.train if name == "train" else self.held_out[EvalMode.cutoff][HeldOut(name)]
+
+    def every_split(self) -> list[EncodedSplit]:
+        """Train, then each held-out split in each evaluation mode."""
+        return [self.train, *(s for splits in self.held_out.values() for s in splits.values())]
 
 
 def _fit_tokens(spec_column: FeatureColumn, values: pd.Series) -> TokenCodec:
@@ -164,7 +188,7 @@ def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: 
     return _Side(codec, encoded, row, stat, history)
 
 
-def _split(side: _Side, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, RowHistory | None]:
+def _as_of(side: _Side, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, RowHistory | None]:
     """(table rows, numerics with the as-of statistic, history windows) of interaction `rows`."""
     table_row = side.row[rows]
     num = side.table.num[table_row]  # fancy indexing copies
@@ -175,17 +199,36 @@ def _split(side: _Side, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, RowHi
     return table_row, num, history
 
 
+def _held_out(raw: RawData, users: _Side, items: _Side, rows: np.ndarray,
+              mode: EvalMode) -> EncodedSplit:
+    """Held-out `rows` as served: the stored tables (cutoff), and in `online` mode the user's
+    statistic and history from every logged event strictly before the row."""
+    label = raw.interactions["label"].to_numpy(np.float32)[rows]
+    user_row, item_row = users.row[rows], items.row[rows]
+    user_num, history = users.table.num[user_row], None  # fancy indexing copies
+    if mode is EvalMode.online:
+        inter = raw.interactions
+        state = users_as_of(users.codec, items.table, inter, inter["user_id"].to_numpy()[rows],
+                            inter["timestamp"].to_numpy(np.int64)[rows])
+        if state.stat is not None:
+            user_num[:, -2:] = state.stat
+        if state.history is not None:
+            history = RowHistory.from_padded(state.history)
+    return EncodedSplit(user_row, item_row, user_num, items.table.num[item_row], label, history)
+
+
 def encode_dataset(raw: RawData, split_rows: dict[str, np.ndarray]) -> EncodedData:
-    """Fit on split_rows["train"], encode every split."""
+    """Fit on split_rows["train"]; encode the train rows as of their time and the valid / test
+    rows in both evaluation modes."""
     train_rows = split_rows["train"]
     prior = float(raw.interactions["label"].iloc[train_rows].mean())
     schema = raw.schema
     items = _encode_side(raw, schema.items, raw.items, "item_id", train_rows, prior)
     users = _encode_side(raw, schema.users, raw.users, "user_id", train_rows, prior, items)
-    splits = {}
     label = raw.interactions["label"].to_numpy(np.float32)
-    for name, rows in split_rows.items():
-        user_row, user_num, history = _split(users, rows)
-        item_row, item_num, _ = _split(items, rows)
-        splits[name] = EncodedSplit(user_row, item_row, user_num, item_num, label[rows], history)
-    return EncodedData(users.codec, items.codec, users.table, items.table, splits, prior)
+    user_row, user_num, history = _as_of(users, train_rows)
+    item_row, item_num, _ = _as_of(items, train_rows)
+    train = EncodedSplit(user_row, item_row, user_num, item_num, label[train_rows], history)
+    held_out = {mode: {split: _held_out(raw, users, items, split_rows[split.value], mode)
+                       for split in HeldOut} for mode in EvalMode}
+    return EncodedData(users.codec, items.codec, users.table, items.table, train, held_out, prior)

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from model.inputs import Batch
 from training.dataset import BatchSource
 from training.distributed import SINGLE, Ranks, broadcast_buffers, from_main, gather_on_main, wrap
-from training.features import EncodedData
+from training.features import EncodedData, EncodedSplit
 from training.metrics import evaluate
 from training.optim import RowwiseAdam, set_sparse_gradients
 
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # (model, batch) -> (loss to minimise, detached parts to log)
 Objective = Callable[[nn.Module, Batch], tuple[Tensor, dict[str, Tensor]]]
 Metrics = dict[str, float]  # auc, logloss, gauc of one split
+# evaluation mode ("cutoff", "online") -> held-out split ("valid", "test") -> metrics
+HeldOutMetrics = dict[str, dict[str, Metrics]]
 
 
 def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer | RowwiseAdam,
@@ -128,12 +130,16 @@ def fit(model: nn.Module, train: BatchSource, valid: BatchSource, objective: Obj
 
 def fit_and_score(model: nn.Module, objective: Objective, data: EncodedData,
                   fit_config: FitConfig, device: str, ranks: Ranks = SINGLE
-                  ) -> tuple[FitResult, Metrics, Metrics]:
-    """Fit on train with early stopping on valid; return (fit, valid metrics, test metrics)."""
-    sources = {name: BatchSource(data.users, data.items, split, device)
-               for name, split in data.splits.items()}
-    result = fit(model.to(device), sources["train"], sources["valid"], objective, fit_config,
-                 ranks)
+                  ) -> tuple[FitResult, HeldOutMetrics]:
+    """Fit on train with early stopping on valid (`cutoff` mode, as a bundle serves by default);
+    return the fit and the valid / test metrics in every evaluation mode."""
+    def source(split: EncodedSplit) -> BatchSource:
+        return BatchSource(data.users, data.items, split, device)
+
+    valid = source(data.split("valid"))
+    result = fit(model.to(device), source(data.train), valid, objective, fit_config, ranks)
     eval_batch = fit_config.batch_size * 4
-    return (result, score_split(model, sources["valid"], eval_batch, ranks),
-            score_split(model, sources["test"], eval_batch, ranks))
+    return result, {mode.value: {split.value: score_split(model, source(encoded), eval_batch,
+                                                          ranks)
+                                 for split, encoded in splits.items()}
+                    for mode, splits in data.held_out.items()}

@@ -25,6 +25,17 @@ class HeldOut(StrEnum):
     test = "test"
 
 
+class EvalMode(StrEnum):
+    """How a held-out row's features are formed: as a bundle would serve that row."""
+
+    # No request features: users and items in their state at the train cutoff (all their train
+    # events), item vectors as stored. Early stopping and every model choice use this mode.
+    cutoff = "cutoff"
+    # A caller sends fresh user_features: the user's state as of the row from ALL logged events
+    # strictly earlier (train and earlier valid / test events, ties excluded); items at the cutoff.
+    online = "online"
+
+
 def split_rows(interactions: pd.DataFrame, kind: SplitKind, seed: int) -> dict[str, np.ndarray]:
     """Row positions of each split: {"train", "valid", "test"} -> int64 arrays."""
     n = len(interactions)

@@ -24,8 +24,9 @@ from training.data import DataConfig, prepare_data
 from training.distributed import Ranks, gather_batch, join, leave
 from training.export import item_vectors
 from training.features import EncodedData
-from training.loop import FitConfig, FitResult, fit_and_score
+from training.loop import FitConfig, FitResult, HeldOutMetrics, Metrics, fit_and_score
 from training.objectives import inttower_objective
+from training.split import EvalMode
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    valid: dict[str, float]
-    test: dict[str, float]
+    metrics: HeldOutMetrics  # mode -> valid / test -> auc, logloss, gauc
     fit: FitResult
     version: str | None
     model: torch.nn.Module
@@ -53,8 +53,18 @@ class TrainResult:
     seconds: float
     main: bool = True  # False on the other ranks of a data-parallel job: they publish nothing
 
+    @property
+    def valid(self) -> Metrics:
+        """Validation metrics as a bundle serves without request features (cutoff mode)."""
+        return self.metrics[EvalMode.cutoff]["valid"]
+
+    @property
+    def test(self) -> Metrics:
+        return self.metrics[EvalMode.cutoff]["test"]
+
     def summary(self) -> dict[str, Any]:
-        return {"valid": self.valid, "test": self.test, "best_epoch": self.fit.best_epoch,
+        return {"valid": self.valid, "test": self.test, "online": self.metrics[EvalMode.online],
+                "best_epoch": self.fit.best_epoch,
                 "epochs_run": self.fit.epochs_run,
                 "train_seconds": round(self.fit.train_seconds, 1),
                 "total_seconds": round(self.seconds, 1), "version": self.version}
@@ -80,9 +90,11 @@ def _train(config: TrainConfig, ranks: Ranks, device: str) -> TrainResult:
     model = IntTower(model_config)
     torch.manual_seed(config.data.seed + ranks.rank)  # ranks draw their own dropout masks
     objective = inttower_objective(config.loss, partial(gather_batch, ranks=ranks))
-    result, valid, test = fit_and_score(model, objective, data, config.fit, device, ranks)
-    log.info("test auc %.4f  logloss %.4f  gauc %.4f (best epoch %d of %d)", test["auc"],
-             test["logloss"], test["gauc"], result.best_epoch, result.epochs_run)
+    result, metrics = fit_and_score(model, objective, data, config.fit, device, ranks)
+    test, online = metrics[EvalMode.cutoff]["test"], metrics[EvalMode.online]["test"]
+    log.info("test auc %.4f  logloss %.4f  gauc %.4f, online user state: auc %.4f (best epoch "
+             "%d of %d)", test["auc"], test["logloss"], test["gauc"], online["auc"],
+             result.best_epoch, result.epochs_run)
     version = None
     if config.artifacts is not None and ranks.is_main:
         content = BundleContent(
@@ -95,10 +107,10 @@ def _train(config: TrainConfig, ranks: Ranks, device: str) -> TrainResult:
                       "loss": asdict(config.loss), "fit": asdict(config.fit),
                       "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                       "machine": platform.platform(), "torch": torch.__version__}
-        version = publish_bundle(config.artifacts, content, metrics={"valid": valid, "test": test},
+        version = publish_bundle(config.artifacts, content, metrics=metrics,
                                  extra={"dataset": schema.name,
                                         "dataset_schema": schema.model_dump(mode="json"),
                                         "train": train_info})
         log.info("published bundle %s into %s", version, config.artifacts)
-    return TrainResult(valid, test, result, version, model, data, time.perf_counter() - started,
+    return TrainResult(metrics, result, version, model, data, time.perf_counter() - started,
                        ranks.is_main)

@@ -20,16 +20,30 @@ def _bytes(serving: dict[str, Any]) -> str:
     return "–" if serving["item_bytes"] is None else f"{serving['item_bytes']:,}"
 
 
+def _online(row: Doc, key: str) -> str:
+    """The online mode's test AUC, or its lift over cutoff (files before both modes lack it)."""
+    if "online" not in row:
+        return "–"
+    return _pm(row["online"]["test"]["auc"] if key == "auc" else row["online_auc_lift"])
+
+
 def _models(doc: Doc) -> list[str]:
     header = ["Model", "Variant", "Test AUC", "Test logloss", "Test GAUC", "RelaImpr vs TT",
-              "Epochs (best / run)", "Train s", "Params", "FLOPs / candidate", "Item bytes"]
+              "Online test AUC", "Online − cutoff", "Epochs (best / run)", "Train s", "Params",
+              "FLOPs / candidate", "Item bytes"]
     rows = [[m["model"], m["variant"], _pm(m["test"]["auc"]), _pm(m["test"]["logloss"]),
              _pm(m["test"]["gauc"]), _pm(m["rela_impr_vs_two_tower"], 2, percent=True),
+             _online(m, "auc"), _online(m, "lift"),
              f"{m['best_epoch']['mean']:.1f} / {m['epochs_run']['mean']:.1f}",
              f"{m['train_seconds']['mean']:.0f}", f"{m['parameters']:,}",
              f"{m['serving']['flops']:,}", _bytes(m["serving"])] for m in doc["models"]]
     notes = [f"- {m['model']}: {m['serving']['per_candidate']}" for m in doc["models"]]
     return [*table(header, rows), "",
+            "Test AUC, logloss, GAUC and RelaImpr: `cutoff` mode, what a bundle serves when the "
+            "request sends no features (users and items as stored at the train cutoff). Online: "
+            "each held-out row's user state from every logged event strictly before it (a "
+            "caller sending fresh user_features), items still as stored; online − cutoff is what "
+            "the online user tower is worth.", "",
             "Train s: wall-clock seconds of `fit` (training and per-epoch validation) while "
             "parallel jobs shared the machine; compare within one file only.", "",
             "Per candidate, once the user side has run:", *notes]
@@ -68,7 +82,7 @@ def _protocol(protocol: Doc) -> str:
     features = ""
     if "user_history" in protocol:  # results written before as-of-time features lack it
         history = protocol["user_history"]
-        features = ("user and item statistics as of each row's time, "
+        features = ("train rows see user and item statistics as of their time, "
                     + (f"user history of {history} items; " if history else "no user history; "))
     return (f"{features}Adam lr {fit['lr']:g}, batch {fit['batch_size']}, "
             f"up to {fit['epochs']} epochs, "

@@ -17,7 +17,7 @@ from bench.quality.summary import summarise
 from bench.quality.zoo import FAMILIES, Variant, ablation_grid, family_variants
 from bench.report import provenance
 from model.losses import LossConfig
-from training.data import DataConfig
+from training.data import DataConfig, ItemStat
 from training.loop import FitConfig
 from training.schema import DatasetSchema, builtin_schema
 from training.split import SplitKind
@@ -31,6 +31,8 @@ class QualityConfig:
     schema: Path | None = None  # the user's own data (or a synthetic set)
     split: SplitKind = SplitKind.random
     history_len: int | None = None  # overrides the schema's user history length; 0: off
+    # Where the item statistic goes, each compared on validation per model (None: the schema's)
+    item_stats: tuple[ItemStat | None, ...] = (None,)
     seeds: tuple[int, ...] = (1, 2, 3)
     models: tuple[str, ...] = tuple(FAMILIES)
     ablations: bool = False
@@ -55,7 +57,10 @@ class QualityConfig:
         """The CLI line that reproduces this run."""
         source = ["--schema", str(self.schema)] if self.schema else ["--dataset", self.dataset]
         history = [] if self.history_len is None else ["--history-len", str(self.history_len)]
-        args = [*source, "--split", self.split.value, *history, "--seeds", *map(str, self.seeds),
+        item_stats = ([] if self.item_stats == (None,) else
+                      ["--item-stat", ",".join(str(s or "schema") for s in self.item_stats)])
+        args = [*source, "--split", self.split.value, *history, *item_stats,
+                "--seeds", *map(str, self.seeds),
                 "--models", ",".join(self.models), *(["--ablations"] if self.ablations else []),
                 "--jobs", str(self.jobs), "--epochs", str(self.fit.epochs),
                 "--patience", str(self.fit.patience), "--batch-size", str(self.fit.batch_size),
@@ -74,17 +79,18 @@ class QualityResult:
 def plan(config: QualityConfig) -> tuple[list[Variant], list[Variant]]:
     """(every variant to train in table order, the ablation grid among them)."""
     grid = ablation_grid() if config.ablations else []
-    chosen = [v for family in config.models for v in family_variants(family)]
+    chosen = [v for family in config.models for v in family_variants(family, config.item_stats)]
     unique = {(v.family, v.name): v for v in [*chosen, *grid]}
     ordered = sorted(unique.values(), key=lambda v: list(FAMILIES).index(v.family))
     return ordered, grid
 
 
 def _tasks(config: QualityConfig, variants: list[Variant]) -> list[Task]:
-    # Seed by seed (a worker keeps one prepared dataset), slowest family first within a seed.
-    slowest_first = variants[::-1]
+    # Seed by seed and data by data (a worker keeps the prepared datasets of one seed), slowest
+    # family first within them.
+    slowest_first = sorted(variants[::-1], key=lambda v: str(v.item_stat))
     return [Task(DataConfig(config.dataset, config.schema, config.split, seed,
-                            config.history_len), variant,
+                            config.history_len, variant.item_stat), variant,
                  replace(config.fit, seed=seed, lr=config.fit.lr * variant.lr_scale,
                          progress=config.fit.progress and config.jobs <= 1),
                  config.device)
@@ -123,7 +129,7 @@ def run_quality(config: QualityConfig) -> QualityResult:
         **provenance(config.command(), config.device, config.jobs),
         "protocol": {"fit": fit, "loss": asdict(LossConfig()), "user_history": history,
                      "early_stopping": "validation AUC, best epoch restored"},
-        **summarise(results, variants, grid),
+        **summarise(results, variants, grid, config.item_stats),
     }
     stem = f"quality-{config.dataset_name}-{config.split.value}"
     config.out.mkdir(parents=True, exist_ok=True)

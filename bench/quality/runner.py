@@ -15,9 +15,10 @@ import torch
 
 from bench.quality.cost import ServingCost
 from bench.quality.zoo import Variant, build, serving_cost
-from training.data import DataConfig, prepare_data
+from training.data import DataConfig, ItemStat, prepare_data
 from training.features import EncodedData
 from training.loop import FitConfig, Metrics, fit_and_score
+from training.split import EvalMode
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,9 @@ class RunResult:
     family: str
     variant: str
     seed: int
-    valid: Metrics
+    valid: Metrics  # cutoff mode: as a bundle serves without request features; chooses variants
     test: Metrics
+    online: dict[str, Metrics]  # "valid" / "test" with the user's state fresh from the request
     best_epoch: int
     epochs_run: int
     train_seconds: float
@@ -44,10 +46,10 @@ class RunResult:
     serving: ServingCost
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=len(ItemStat) + 1)
 def _encoded(config: DataConfig) -> EncodedData:
-    # Tasks are queued seed by seed and workers take them in order, so one dataset per process
-    # is enough: a worker never returns to a seed it has left.
+    # Tasks are queued seed by seed and workers take them in order, so the datasets of one seed
+    # (one per item-statistic placement) are enough: a worker never returns to a seed it left.
     return prepare_data(config)[1]
 
 
@@ -55,9 +57,11 @@ def run_task(task: Task) -> RunResult:
     data = _encoded(task.data)
     torch.manual_seed(task.data.seed)  # the same initial weights wherever the task runs
     model, objective = build(task.variant, data.user_codec.spec, data.item_codec.spec)
-    fit, valid, test = fit_and_score(model, objective, data, task.fit, task.device)
+    fit, metrics = fit_and_score(model, objective, data, task.fit, task.device)
+    cutoff = metrics[EvalMode.cutoff]
     return RunResult(
-        task.variant.family, task.variant.name, task.data.seed, valid, test, fit.best_epoch,
+        task.variant.family, task.variant.name, task.data.seed, cutoff["valid"], cutoff["test"],
+        metrics[EvalMode.online], fit.best_epoch,
         fit.epochs_run, fit.train_seconds, sum(p.numel() for p in model.parameters()),
         serving_cost(task.variant, model),
     )

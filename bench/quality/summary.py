@@ -11,11 +11,13 @@ import numpy as np
 
 from bench.quality.runner import RunResult
 from bench.quality.zoo import FAMILIES, REFERENCE, Variant, family_variants
+from training.data import ItemStat
 from training.metrics import rela_impr
 
 METRICS = ("auc", "logloss", "gauc")
 SELECTION = (
-    "Choices are made on the VALIDATION split only, by mean validation AUC over seeds: the score "
+    "Choices are made on the VALIDATION split only (cutoff mode), by mean validation AUC over "
+    "seeds: the score "
     "of Two-Tower and DAT (dot product or cosine × learned temperature), LR's learning rate, and "
     "the default IntTower configuration among the ablations. Test metrics are reported, never "
     "used to choose."
@@ -40,6 +42,10 @@ def _row(runs: list[RunResult], reference: dict[int, float] | None) -> dict[str,
         "seeds": [r.seed for r in runs],
         "valid": {m: _stats([r.valid[m] for r in runs]) for m in METRICS},
         "test": {m: _stats([r.test[m] for r in runs]) for m in METRICS},
+        # the user's state fresh from the request (EvalMode.online), and its gain over cutoff
+        "online": {split: {m: _stats([r.online[split][m] for r in runs]) for m in METRICS}
+                   for split in ("valid", "test")},
+        "online_auc_lift": _stats([r.online["test"]["auc"] - r.test["auc"] for r in runs]),
         "rela_impr_vs_two_tower": relative,
         "best_epoch": _stats([r.best_epoch for r in runs]),
         "epochs_run": _stats([r.epochs_run for r in runs]),
@@ -49,18 +55,20 @@ def _row(runs: list[RunResult], reference: dict[int, float] | None) -> dict[str,
     }
 
 
-def summarise(results: list[RunResult], variants: list[Variant],
-              ablations: list[Variant]) -> dict[str, Any]:
+def summarise(results: list[RunResult], variants: list[Variant], ablations: list[Variant],
+              item_stats: tuple[ItemStat | None, ...] = (None,)) -> dict[str, Any]:
     """`variants`: everything trained, in table order; `ablations`: the IntTower grid among them
-    (empty without --ablations). Returns the "selection", "models", "variants", "ablations" and
-    "runs" sections of the results file."""
+    (empty without --ablations); `item_stats`: the item-statistic placements each model was
+    trained with (its best on validation represents it). Returns the "selection", "models",
+    "variants", "ablations" and "runs" sections of the results file."""
     runs = {(v.family, v.name): sorted((r for r in results if (r.family, r.variant) ==
                                         (v.family, v.name)), key=lambda r: r.seed)
             for v in variants}
     families = list(dict.fromkeys(v.family for v in variants))
 
     def candidates(family: str) -> list[tuple[str, str]]:
-        return [(family, v.name) for v in family_variants(family) if (family, v.name) in runs]
+        return [(family, v.name) for v in family_variants(family, item_stats)
+                if (family, v.name) in runs]
 
     reference = None
     if REFERENCE in families:

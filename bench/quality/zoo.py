@@ -10,7 +10,7 @@ that validates best; the IntTower ablations are variants too.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from torch import nn
@@ -29,6 +29,7 @@ from bench.quality.objectives import dat_objective, pointwise_objective
 from model.config import ModelConfig, TowerSpec
 from model.inttower import IntTower
 from model.losses import LossConfig
+from training.data import ItemStat
 from training.loop import Objective
 from training.objectives import inttower_objective
 
@@ -40,6 +41,7 @@ class Variant:
     overrides: Mapping[str, Any] = field(default_factory=dict)  # ModelConfig / BaselineConfig
     loss: LossConfig = field(default_factory=LossConfig)
     lr_scale: float = 1.0  # times the benchmark's learning rate
+    item_stat: ItemStat | None = None  # where the item statistic goes; None: as the schema says
 
 
 Builder = Callable[[TowerSpec, TowerSpec, Mapping[str, Any]], nn.Module]
@@ -85,8 +87,15 @@ HEADS = (1, 2, 4, 8)
 CIR_WEIGHTS = (0.0, 0.01, 0.1, 0.5)
 
 
-def family_variants(family: str) -> tuple[Variant, ...]:
-    return MODEL_VARIANTS.get(family, (Variant(family),))
+def family_variants(family: str, item_stats: tuple[ItemStat | None, ...] = (None,)
+                    ) -> tuple[Variant, ...]:
+    """The family's variants, each once per item-statistic placement (named after it when
+    several are compared)."""
+    variants = MODEL_VARIANTS.get(family, (Variant(family),))
+    if len(item_stats) == 1:
+        return tuple(replace(v, item_stat=item_stats[0]) for v in variants)
+    return tuple(replace(v, name=f"{v.name}, item stat {stat or 'as schema'}", item_stat=stat)
+                 for stat in item_stats for v in variants)
 
 
 def ablation_grid() -> list[Variant]:

@@ -78,7 +78,7 @@ def _history(history: RowHistory | None) -> tuple[np.ndarray, ...]:
 def _encoded_mb(data: EncodedData) -> float:
     """The encoded user and item tables and interaction rows, as the batches read them."""
     tables = [a for t in (data.users, data.items) for a in (t.cat, t.num, *t.seq)]
-    rows = [a for split in data.splits.values()
+    rows = [a for split in data.every_split()
             for a in (split.user_row, split.item_row, split.user_num, split.item_num, split.label,
                       *(_history(split.history)))]
     return _megabytes(tables + rows)
@@ -93,7 +93,7 @@ def training_rate(source: DataConfig, steps: int, device: str,
         schema, data = prepare_data(source)
     except FetchError as exc:  # offline and not cached
         return {"dataset": dataset, "skipped": str(exc)}
-    memory = {"train_rows": len(data.splits["train"]), "data_peak_rss_mb": peak_rss_mb(),
+    memory = {"train_rows": len(data.train), "data_peak_rss_mb": peak_rss_mb(),
               "encoded_mb": _encoded_mb(data)}
     batch_size = FitConfig().batch_size
     torch.manual_seed(0)
@@ -102,7 +102,7 @@ def training_rate(source: DataConfig, steps: int, device: str,
     set_sparse_gradients(model, sparse_embeddings)
     optimizer = RowwiseAdam(model, FitConfig().lr)
     objective = inttower_objective(LossConfig())
-    train = BatchSource(data.users, data.items, data.splits["train"], device)
+    train = BatchSource(data.users, data.items, data.train, device)
     generator = torch.Generator().manual_seed(0)
     batches = chain.from_iterable(train.batches(batch_size, generator) for _ in count())  # epochs
     for batch in islice(batches, WARM_UP_STEPS):
