@@ -17,6 +17,7 @@ import torch
 
 from model.config import TowerSpec
 from model.inputs import TowerInputs
+from model.layout import TableLayout
 
 PAD, OOV = 0, 1
 
@@ -96,6 +97,10 @@ class TargetStatCodec:
                          (np.log1p(count) - self.count_mean) / self.count_std],
                         axis=1).astype(np.float32)
 
+    def counts(self, columns: np.ndarray) -> np.ndarray:
+        """(N, 2) columns -> (N,) float64 event counts they encode (rounding aside)."""
+        return np.expm1(columns[:, 1].astype(np.float64) * self.count_std + self.count_mean)
+
 
 @dataclass(frozen=True)
 class HistoryCodec:
@@ -120,13 +125,22 @@ class TowerCodec:
     history: HistoryCodec | None = None  # user tower only
 
     @property
+    def layout(self) -> TableLayout:
+        """Where `encode` puts each field (model.layout)."""
+        return TableLayout.of(self.id.column, [t.column for t in self.tokens if not t.multi],
+                              [t.column for t in self.tokens if t.multi],
+                              [n.column for n in self.numeric],
+                              self.history.column if self.history is not None else None,
+                              self.label_stat is not None)
+
+    @property
     def spec(self) -> TowerSpec:
+        """Table sizes in layout order."""
         cat = [self.id, *(t for t in self.tokens if not t.multi)]
         seq = [t.size for t in self.tokens if t.multi]
-        if self.history is not None:  # the last multi-valued field
+        if self.history is not None:
             seq.append(self.history.vocab_size)
-        num_dim = len(self.numeric) + (2 if self.label_stat is not None else 0)
-        return TowerSpec(tuple(c.size for c in cat), tuple(seq), num_dim)
+        return TowerSpec(tuple(c.size for c in cat), tuple(seq), self.layout.num_dim)
 
     @property
     def columns(self) -> list[str]:
@@ -136,7 +150,8 @@ class TowerCodec:
 
     def encode(self, table: pd.DataFrame, stats: tuple[np.ndarray, np.ndarray] | None = None,
                history: np.ndarray | None = None) -> EncodedTable:
-        """Raw entity table (index = raw id) -> encoded rows. `stats`: each row's (count,
+        """Raw entity table (index = raw id) -> encoded rows, in `layout` order. `stats`: each
+        row's (count,
         positives) of train events; `history`: (N, max_len) item tokens, 0-padded. Either missing
         means no events: the prior, an empty history."""
         ids = table.index.astype(str)

@@ -31,6 +31,7 @@ from numba import njit
 from model.bundle import Bundle
 from model.features import OOV
 from model.kernels.id_index import item_id_index
+from model.layout import ID
 from service.backends import backend_for
 from service.errors import TooManyCandidates, UnknownCandidates
 from service.integer_ids import IntegerIds
@@ -192,7 +193,7 @@ class Scorer:
     def _item_tokens(self, ids: list[str]) -> np.ndarray:
         """Raw item ids -> the item tower's id tokens (N,) int64; OOV for ids not in the bundle."""
         rows = self._item_ids.rows(ids)
-        return np.where(rows >= 0, self.bundle.items.cat[rows, 0], OOV)
+        return np.where(rows >= 0, self.bundle.items.cat[rows, ID], OOV)
 
     def _precomputed_user_heads(self, budget_mb: int) -> np.ndarray | None:
         """(U, L, Hu, d) heads of every bundle user if they fit in `budget_mb`, else None.

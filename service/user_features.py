@@ -106,15 +106,14 @@ class UserFeatureEncoder:
         self._columns = codec.columns
         # The default row is the codec's own encoding of a user with nothing known.
         self._default = codec.encode_unknown(["\x00default"])
-        singles = [t for t in codec.tokens if not t.multi]
-        multis = [t for t in codec.tokens if t.multi]
+        layout = codec.layout
         writers: dict[str, _Write] = {}
-        writers |= {t.column: _token_writer(t, 1 + j) for j, t in enumerate(singles)}  # id first
-        writers |= {t.column: _token_writer(t, j) for j, t in enumerate(multis)}
-        writers |= {n.column: _numeric_writer(n, j) for j, n in enumerate(codec.numeric)}
-        if codec.history is not None:  # the last multi-valued field
+        writers |= {t.column: _token_writer(t, layout.seq[t.column] if t.multi
+                                            else layout.cat[t.column]) for t in codec.tokens}
+        writers |= {n.column: _numeric_writer(n, layout.num[n.column]) for n in codec.numeric}
+        if codec.history is not None and layout.history is not None:
             writers[codec.history.column] = _history_writer(
-                codec.history.column, codec.history.max_len, len(multis), item_tokens)
+                codec.history.column, codec.history.max_len, layout.history, item_tokens)
         self._writers = writers
         self.history_field = codec.history.column if codec.history is not None else None
 

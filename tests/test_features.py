@@ -171,3 +171,22 @@ def test_without_statistics_the_towers_read_only_their_tables() -> None:
     assert data.user_codec.label_stat is None and data.user_codec.history is None
     assert data.user_codec.spec.num_dim == 1 and data.user_codec.spec.seq_vocab == ()
     assert all(s.history is None for s in data.every_split())
+
+
+def test_the_layout_names_where_encode_puts_each_field() -> None:
+    data = encode_dataset(_raw(), SPLITS)
+    layout, codec = data.user_codec.layout, data.user_codec
+    ids = list(data.users.ids)
+    a = ids.index("a")
+    assert data.users.cat[a, layout.cat["u"]] == codec.id.encode(pd.Series(["a"]))[0]
+    assert data.users.cat[a, layout.cat["job"]] == codec.tokens[0].encode(pd.Series(["dev"]))[0]
+    assert data.users.num[a, layout.num["age"]] == pytest.approx(-1.0)  # (20 - 40) / 20
+    assert layout.history is not None and layout.label_stat is not None
+    np.testing.assert_array_equal(data.users.seq[layout.history][a],
+                                  [_token(data, "w"), _token(data, "y")])
+    stat = codec.label_stat
+    assert stat is not None
+    np.testing.assert_allclose(stat.counts(data.users.num[:, layout.label_stat]), [4, 2, 0],
+                               atol=1e-6)
+    items = data.item_codec.layout
+    assert items.seq == {"tags": 0} and items.history is None and items.num_dim == 2

@@ -25,11 +25,14 @@ class _TableTensors:
         self.cat = torch.tensor(table.cat).to(device)
         self.seq = [torch.tensor(s).to(device) for s in table.seq]
 
-    def gather(self, rows: Tensor, num: Tensor, history: Tensor | None = None) -> TowerInputs:
-        """The table's rows; `history` (B, M), when given, replaces the last multi-valued field."""
+    def gather(self, rows: Tensor, num: Tensor,
+               history: tuple[int, Tensor] | None = None) -> TowerInputs:
+        """The table's rows; `history` (field, (B, M) tokens), when given, replaces that
+        multi-valued field."""
         seq = [s.index_select(0, rows) for s in self.seq]
         if history is not None:
-            seq[-1] = history
+            field, tokens = history
+            seq[field] = tokens
         return TowerInputs(self.cat.index_select(0, rows), tuple(seq), num)
 
 
@@ -37,6 +40,7 @@ class HistoryWindows:
     """A split's RowHistory as tensors: each row's most recent positives, gathered per batch."""
 
     def __init__(self, history: RowHistory, max_len: int, device: torch.device) -> None:
+        self.field = history.field
         self.tokens = torch.tensor(history.tokens).to(device)
         self.end = torch.tensor(history.end).to(device)
         self.length = torch.tensor(history.length).to(device)
@@ -64,7 +68,8 @@ class BatchSource:
         self.user_num = torch.tensor(split.user_num).to(device)
         self.item_num = torch.tensor(split.item_num).to(device)
         self.label = torch.tensor(split.label).to(device)
-        self.history = (HistoryWindows(split.history, users.seq[-1].shape[1], device)
+        self.history = (HistoryWindows(split.history, users.seq[split.history.field].shape[1],
+                                       device)
                         if split.history is not None else None)
         self.device = device
 
@@ -90,7 +95,8 @@ class BatchSource:
             idx = order[start:start + batch_size]
             user_row = self.user_row.index_select(0, idx)
             item_row = self.item_row.index_select(0, idx)
-            history = self.history.gather(idx) if self.history is not None else None
+            history = ((self.history.field, self.history.gather(idx))
+                       if self.history is not None else None)
             yield Batch(
                 user=self.users.gather(user_row, self.user_num.index_select(0, idx), history),
                 item=self.items.gather(item_row, self.item_num.index_select(0, idx)),

@@ -102,7 +102,8 @@ def evaluate_bundle(bundle: Bundle, held_out: HeldOut = HeldOut.test,
     stored = bundle.users.take(user_rows)
     state = users_as_of(bundle.user_codec, bundle.items, raw.interactions,
                         pairs["user_id"].to_numpy(), pairs["timestamp"].to_numpy(np.int64))
-    users = {EvalMode.cutoff: stored, EvalMode.online: with_state(stored, state)}
+    users = {EvalMode.cutoff: stored,
+             EvalMode.online: with_state(bundle.user_codec.layout, stored, state)}
     labels = pairs["label"].to_numpy(np.float32)
     recorded = bundle.manifest.get("metrics", {})
     return Evaluation(

@@ -60,10 +60,11 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
         if missing:
             raise ValueError(f"the items table lacks the feature columns {missing}")
         updated = live.item_codec.encode(items_table)
-        if live.item_codec.label_stat is not None:  # its two columns come last
+        stat = live.item_codec.layout.label_stat
+        if stat is not None:
             old_row = pd.Index(live.items.ids).get_indexer(updated.ids)
             known = old_row >= 0
-            updated.num[known, -2:] = live.items.num[old_row[known], -2:]
+            updated.num[known, stat] = live.items.num[old_row[known], stat]
         keep = ~pd.Index(live.items.ids).isin(updated.ids)
         items = live.items.take(np.flatnonzero(keep)).concat(updated)
         log.info("refresh: %d items updated or added, %d kept", len(updated), int(keep.sum()))

@@ -29,6 +29,7 @@ from model.features import (
     TokenCodec,
     TowerCodec,
 )
+from model.layout import ID
 from training.as_of import AFTER_ALL, PriorEvents, prior_events, recent_tokens
 from training.schema import EntityTable, FeatureColumn, FeatureKind
 from training.split import EvalMode, HeldOut
@@ -47,15 +48,16 @@ class RowHistory:
     tokens: np.ndarray  # (P,) int64 item token of every train positive, by (user, time)
     end: np.ndarray  # (N,) int64
     length: np.ndarray  # (N,) int64, at most max_len
+    field: int  # the user table's history field these windows replace (layout.history)
 
     @classmethod
-    def from_padded(cls, recent: np.ndarray) -> RowHistory:
+    def from_padded(cls, recent: np.ndarray, field: int) -> RowHistory:
         """From (N, M) tokens, most recent first, 0-padded: each row's M slots reversed (oldest
         first), so that row r's window ends at (r + 1) * M."""
         n, width = recent.shape
         return cls(np.ascontiguousarray(recent[:, ::-1]).reshape(-1),
                    np.arange(1, n + 1, dtype=np.int64) * width,
-                   (recent > 0).sum(axis=1).astype(np.int64))
+                   (recent > 0).sum(axis=1).astype(np.int64), field)
 
 
 @dataclass
@@ -176,10 +178,12 @@ def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: 
 
     history = cutoff_history = None
     if history_codec is not None and items is not None:
-        event_tokens = items.table.cat[items.row[train_rows], 0]  # each train event's item id
+        event_tokens = items.table.cat[items.row[train_rows], ID]  # each train event's item id
         length = np.minimum(events.positives, history_codec.max_len)
+        field = codec.layout.history
+        assert field is not None
         history = RowHistory(event_tokens[events.positive_order], events.positive_end[:n],
-                             length[:n])
+                             length[:n], field)
         cutoff_history = recent_tokens(events.select(slice(n, None)), event_tokens,
                                        history_codec.max_len)
     encoded = codec.encode(entities, (events.count[n:], events.positives[n:]), cutoff_history)
@@ -191,10 +195,11 @@ def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: 
 def _as_of(side: _Side, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, RowHistory | None]:
     """(table rows, numerics with the as-of statistic, history windows) of interaction `rows`."""
     table_row = side.row[rows]
-    num = side.table.num[table_row]  # fancy indexing copies
+    num = side.table.num[table_row]
     if side.stat is not None:
-        num[:, -2:] = side.stat[rows]
-    history = (RowHistory(side.history.tokens, side.history.end[rows], side.history.length[rows])
+        num = side.codec.layout.with_label_stat(num, side.stat[rows])
+    history = (RowHistory(side.history.tokens, side.history.end[rows], side.history.length[rows],
+                          side.history.field)
                if side.history is not None else None)
     return table_row, num, history
 
@@ -205,15 +210,15 @@ def _held_out(raw: RawData, users: _Side, items: _Side, rows: np.ndarray,
     statistic and history from every logged event strictly before the row."""
     label = raw.interactions["label"].to_numpy(np.float32)[rows]
     user_row, item_row = users.row[rows], items.row[rows]
-    user_num, history = users.table.num[user_row], None  # fancy indexing copies
+    user_num, history, layout = users.table.num[user_row], None, users.codec.layout
     if mode is EvalMode.online:
         inter = raw.interactions
         state = users_as_of(users.codec, items.table, inter, inter["user_id"].to_numpy()[rows],
                             inter["timestamp"].to_numpy(np.int64)[rows])
         if state.stat is not None:
-            user_num[:, -2:] = state.stat
-        if state.history is not None:
-            history = RowHistory.from_padded(state.history)
+            user_num = layout.with_label_stat(user_num, state.stat)
+        if state.history is not None and layout.history is not None:
+            history = RowHistory.from_padded(state.history, layout.history)
     return EncodedSplit(user_row, item_row, user_num, items.table.num[item_row], label, history)
 
 

@@ -47,13 +47,12 @@ def read_interaction_log(artifacts: Path, path: Path) -> pd.DataFrame:
 
 
 def _fewer_events(codec: TowerCodec, before: np.ndarray, after: np.ndarray) -> int:
-    """Users whose event count went down from `before` to `after` (numeric columns, the count
-    stored as standardised log1p(count) in the last one): a sign that the log is a delta."""
-    stat = codec.label_stat
-    if stat is None:
+    """Users whose event count went down from `before` to `after` (their numeric columns): a
+    sign that the log is a delta."""
+    stat, columns = codec.label_stat, codec.layout.label_stat
+    if stat is None or columns is None:
         return 0
-    count = np.expm1(np.stack([before[:, -1], after[:, -1]]) * stat.count_std + stat.count_mean)
-    return int((count[1] < count[0] - 0.5).sum())
+    return int((stat.counts(after[:, columns]) < stat.counts(before[:, columns]) - 0.5).sum())
 
 
 def refresh_users(artifacts: Path, interactions: pd.DataFrame) -> str:
@@ -71,7 +70,7 @@ def refresh_users(artifacts: Path, interactions: pd.DataFrame) -> str:
     stored = pd.Index(live.users.ids).get_indexer(named)  # (U,) stored row, -1 for new users
     known = stored >= 0
     users = live.users.take(np.arange(len(live.users)))  # a copy to write into
-    updated = with_state(live.users.take(stored[known]), state.take(known))
+    updated = with_state(codec.layout, live.users.take(stored[known]), state.take(known))
     fewer = _fewer_events(codec, users.num[stored[known]], updated.num)
     if fewer:
         log.warning("%d users have fewer events in the log than in bundle %s: is the log a "
@@ -81,7 +80,8 @@ def refresh_users(artifacts: Path, interactions: pd.DataFrame) -> str:
         field[stored[known]] = fresh
     # New users: the codec's encoding of ids it never saw, nothing known (OOV, missing values).
     new_ids = named[~known].astype(str)
-    users = users.concat(with_state(codec.encode_unknown(new_ids.tolist()), state.take(~known)))
+    users = users.concat(with_state(codec.layout, codec.encode_unknown(new_ids.tolist()),
+                                    state.take(~known)))
     summary = {"events": len(interactions), "users_updated": int(known.sum()),
                "users_added": len(new_ids), "latest_event": int(interactions["timestamp"].max())}
     log.info("refresh-users: %s; %d users kept as stored", summary,

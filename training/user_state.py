@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from model.features import OOV, EncodedTable, TowerCodec
+from model.layout import ID, TableLayout
 from training.as_of import prior_events, recent_tokens
 
 
@@ -39,17 +40,17 @@ def users_as_of(codec: TowerCodec, items: EncodedTable, log: pd.DataFrame,
     history = None
     if codec.history is not None:
         item_rows = pd.Index(items.ids).get_indexer(log["item_id"].to_numpy())
-        event_tokens = np.where(item_rows >= 0, items.cat[item_rows, 0], OOV)
+        event_tokens = np.where(item_rows >= 0, items.cat[item_rows, ID], OOV)
         history = recent_tokens(events, event_tokens, codec.history.max_len)
     return UserState(stat, history)
 
 
-def with_state(table: EncodedTable, state: UserState) -> EncodedTable:
-    """`table`'s rows (aligned with the state's queries) with their statistic and history
-    replaced."""
-    num, seq = table.num.copy(), list(table.seq)
+def with_state(layout: TableLayout, table: EncodedTable, state: UserState) -> EncodedTable:
+    """`table`'s rows (aligned with the state's queries, laid out as `layout` says) with their
+    statistic and history replaced."""
+    num, seq = table.num, list(table.seq)
     if state.stat is not None:
-        num[:, -2:] = state.stat  # the statistic's two columns come last
-    if state.history is not None:
-        seq[-1] = state.history  # the history is the last multi-valued field
+        num = layout.with_label_stat(num, state.stat)
+    if state.history is not None and layout.history is not None:
+        seq[layout.history] = state.history
     return EncodedTable(table.ids, table.cat, seq, num)
