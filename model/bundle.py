@@ -51,6 +51,16 @@ class BundleContent:
     def config(self) -> ModelConfig:
         return self.model.config
 
+    def item_offsets(self) -> np.ndarray | None:
+        """(N_items,) float32 per-candidate score term of every item (model.item_term), from the
+        items table's score features and the weights; None for a model without one. Cheap (a
+        tiny MLP per item), so it is computed where it is served instead of stored."""
+        if self.model.item_term is None:
+            return None
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            return self.model.item_offsets(self.items.inputs(device)).cpu().numpy()
+
 
 @dataclass
 class Bundle(BundleContent):

@@ -13,11 +13,14 @@ class TowerSpec:
     cat_vocab: rows of each single-valued categorical field's table (incl. padding + OOV rows).
     seq_vocab: rows of each multi-valued field's table; values are mean-pooled over non-padding.
     num_dim:   number of numeric features appended after Light-SE.
+    score_dim: width of the features that bypass the tower (TowerInputs.score): inputs of a
+               per-candidate term added to the logit (model.item_term), items only.
     """
 
     cat_vocab: tuple[int, ...]
     seq_vocab: tuple[int, ...] = ()
     num_dim: int = 0
+    score_dim: int = 0
 
     @property
     def num_fields(self) -> int:

@@ -9,7 +9,7 @@ missing values); vocabulary tokens start at 2.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -123,6 +123,8 @@ class TowerCodec:
     numeric: tuple[NumericCodec, ...] = ()
     label_stat: TargetStatCodec | None = None
     history: HistoryCodec | None = None  # user tower only
+    # Where the label statistic goes: a tower input, or (items) the per-candidate score term's
+    label_stat_in: Literal["tower", "score"] = "tower"
 
     @property
     def layout(self) -> TableLayout:
@@ -131,7 +133,7 @@ class TowerCodec:
                               [t.column for t in self.tokens if t.multi],
                               [n.column for n in self.numeric],
                               self.history.column if self.history is not None else None,
-                              self.label_stat is not None)
+                              self.label_stat_in if self.label_stat is not None else None)
 
     @property
     def spec(self) -> TowerSpec:
@@ -140,7 +142,9 @@ class TowerCodec:
         seq = [t.size for t in self.tokens if t.multi]
         if self.history is not None:
             seq.append(self.history.vocab_size)
-        return TowerSpec(tuple(c.size for c in cat), tuple(seq), self.layout.num_dim)
+        layout = self.layout
+        return TowerSpec(tuple(c.size for c in cat), tuple(seq), layout.num_dim,
+                         layout.score_dim)
 
     @property
     def columns(self) -> list[str]:
@@ -151,9 +155,8 @@ class TowerCodec:
     def encode(self, table: pd.DataFrame, stats: tuple[np.ndarray, np.ndarray] | None = None,
                history: np.ndarray | None = None) -> EncodedTable:
         """Raw entity table (index = raw id) -> encoded rows, in `layout` order. `stats`: each
-        row's (count,
-        positives) of train events; `history`: (N, max_len) item tokens, 0-padded. Either missing
-        means no events: the prior, an empty history."""
+        row's (count, positives) of train events; `history`: (N, max_len) item tokens, 0-padded.
+        Either missing means no events: the prior, an empty history."""
         ids = table.index.astype(str)
         cat = [self.id.encode(pd.Series(ids, index=table.index))]
         cat += [t.encode(table[t.column]) for t in self.tokens if not t.multi]
@@ -162,14 +165,20 @@ class TowerCodec:
             seq.append(history if history is not None
                        else np.zeros((len(table), self.history.max_len), np.int64))
         num = [n.encode(table[n.column])[:, None] for n in self.numeric]
+        score = None
         if self.label_stat is not None:
             count, positives = stats if stats is not None else (np.zeros(len(table)),) * 2
-            num.append(self.label_stat.columns(count, positives))
+            stat = self.label_stat.columns(count, positives)
+            if self.label_stat_in == "score":
+                score = stat
+            else:
+                num.append(stat)
         return EncodedTable(
             ids=np.asarray(ids, dtype=object),
             cat=np.stack(cat, axis=1),
             seq=seq,
             num=np.concatenate(num, axis=1) if num else np.zeros((len(table), 0), np.float32),
+            score=score,
         )
 
     def encode_unknown(self, ids: list[str]) -> EncodedTable:
@@ -193,6 +202,7 @@ class TowerCodec:
             numeric=tuple(NumericCodec(**n) for n in data.get("numeric", ())),
             label_stat=TargetStatCodec(**stat) if stat else None,
             history=HistoryCodec(**history) if history else None,
+            label_stat_in=data.get("label_stat_in", "tower"),
         )
 
 
@@ -204,13 +214,16 @@ class EncodedTable:
     cat: np.ndarray  # (N, F_cat) int64, id first
     seq: list[np.ndarray] = field(default_factory=list)  # per multi field (N, M_f) int64
     num: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (N, F_num)
+    # (N, S) float32 features outside the tower: the per-candidate score term's (None: S = 0)
+    score: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def take(self, rows: np.ndarray) -> EncodedTable:
         return EncodedTable(
-            self.ids[rows], self.cat[rows], [s[rows] for s in self.seq], self.num[rows]
+            self.ids[rows], self.cat[rows], [s[rows] for s in self.seq], self.num[rows],
+            None if self.score is None else self.score[rows],
         )
 
     def concat(self, other: EncodedTable) -> EncodedTable:
@@ -219,6 +232,8 @@ class EncodedTable:
             np.concatenate([self.ids, other.ids]), np.concatenate([self.cat, other.cat]),
             [np.concatenate([a, b]) for a, b in zip(self.seq, other.seq, strict=True)],
             np.concatenate([self.num, other.num]),
+            None if self.score is None or other.score is None
+            else np.concatenate([self.score, other.score]),
         )
 
     def inputs(self, device: torch.device | str = "cpu") -> TowerInputs:
@@ -227,14 +242,17 @@ class EncodedTable:
             torch.from_numpy(self.cat).to(device),
             tuple(torch.from_numpy(s).to(device) for s in self.seq),
             torch.from_numpy(self.num).to(device),
+            None if self.score is None else torch.from_numpy(self.score).to(device),
         )
 
     def to_frame(self, id_column: str) -> pd.DataFrame:
-        """Flat frame for Parquet: id, cat_<j>, seq_<j> (lists), num_<j>."""
+        """Flat frame for Parquet: id, cat_<j>, seq_<j> (lists), num_<j>, score_<j>."""
         columns: dict[str, Any] = {id_column: self.ids.astype(str)}
         columns |= {f"cat_{j}": self.cat[:, j] for j in range(self.cat.shape[1])}
         columns |= {f"seq_{j}": list(s) for j, s in enumerate(self.seq)}
         columns |= {f"num_{j}": self.num[:, j] for j in range(self.num.shape[1])}
+        if self.score is not None:
+            columns |= {f"score_{j}": self.score[:, j] for j in range(self.score.shape[1])}
         return pd.DataFrame(columns)
 
     @classmethod
@@ -243,7 +261,7 @@ class EncodedTable:
             return sorted((c for c in frame.columns if c.startswith(prefix)),
                           key=lambda c: int(c.split("_")[1]))
 
-        num_cols = block("num_")
+        num_cols, score_cols = block("num_"), block("score_")
         # np.array copies: Parquet hands back read-only buffers, and torch needs writable memory.
         return cls(
             ids=frame[id_column].astype(str).to_numpy(dtype=object),
@@ -251,4 +269,5 @@ class EncodedTable:
             seq=[np.stack(frame[c].to_numpy()).astype(np.int64) for c in block("seq_")],
             num=np.array(frame[num_cols].to_numpy(dtype=np.float32)) if num_cols
             else np.zeros((len(frame), 0), np.float32),
+            score=np.array(frame[score_cols].to_numpy(dtype=np.float32)) if score_cols else None,
         )

@@ -15,6 +15,8 @@ class TowerInputs(NamedTuple):
     cat: Tensor  # (B, F_cat) int64, one column per single-valued categorical field
     seq: tuple[Tensor, ...]  # per multi-valued field: (B, M_f) int64, right-padded with 0
     num: Tensor  # (B, F_num) float32, standardised numeric features
+    # (B, S) float32 features that bypass the tower (TowerSpec.score_dim; None when S = 0)
+    score: Tensor | None = None
 
 
 class Batch(NamedTuple):

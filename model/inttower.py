@@ -4,7 +4,9 @@ User heads come after EVERY hidden layer (U_l, l = 1..L); item heads from the la
 `encode_user` and `encode_item` stand alone so item vectors can be precomputed and the user tower
 run online. The logit is the FE-Block score plus one learned bias, assembled once per path:
 `pair_logits` (training, evaluation) and `score_candidates` (one user against N, the torch
-serving path; service.backends adds the same bias to the compiled kernel's score).
+serving path; service.backends adds the same bias to the compiled kernel's score). With item
+score features (TowerSpec.score_dim), a per-candidate term g(statistic) is added on top
+(model.item_term): `item_offsets` gives it per item, and each path adds it beside the bias.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import Tensor, nn
 from model.config import ModelConfig
 from model.inputs import Batch, TowerInputs
 from model.interaction import score_one_vs_n, score_pairs
+from model.item_term import ItemTerm, item_offsets
 from model.layers import Tower
 
 
@@ -44,6 +47,7 @@ class IntTower(nn.Module):
         self.user_proj = nn.ModuleList(nn.Linear(h, c.user_heads * c.head_dim) for h in c.hidden)
         self.item_proj = nn.Linear(c.hidden[-1], c.item_heads * c.head_dim)
         self.bias = nn.Parameter(torch.zeros(()))
+        self.item_term = ItemTerm(c.item.score_dim) if c.item.score_dim else None
         # The score sums L*Hu maxima of d-dim dot products: with default init it starts at tens,
         # saturating the sigmoid (initial loss well above log 2) and hurting calibration. Small
         # projections start the logit near 0; Adam grows them as the data asks.
@@ -67,14 +71,25 @@ class IntTower(nn.Module):
     def forward(self, batch: Batch) -> Output:
         user = self.encode_user(batch.user)
         item = self.encode_item(batch.item)
-        return Output(self.pair_logits(user.heads, item.heads), user, item)
+        logit = self.pair_logits(user.heads, item.heads, self.item_offsets(batch.item))
+        return Output(logit, user, item)
 
-    def pair_logits(self, user_heads: Tensor, item_heads: Tensor) -> Tensor:
-        """Aligned pairs: user heads (B, L, Hu, d) x item heads (B, Hi, d) -> logits (B,)."""
-        return score_pairs(user_heads, item_heads, self.config.fe_block) + self.bias
+    def item_offsets(self, item: TowerInputs) -> Tensor:
+        """(B,) per-candidate term of a batch of items: g(score features), 0 without them."""
+        return item_offsets(self.item_term, item)
 
-    def score_candidates(self, user_heads: Tensor, item_heads: Tensor) -> Tensor:
-        """One user's heads (L, Hu, d) against N item vectors (N, Hi, d) -> logits (N,)."""
+    def pair_logits(self, user_heads: Tensor, item_heads: Tensor,
+                    offsets: Tensor | None = None) -> Tensor:
+        """Aligned pairs: user heads (B, L, Hu, d) x item heads (B, Hi, d) [+ the items' offsets
+        (B,)] -> logits (B,)."""
+        logit = score_pairs(user_heads, item_heads, self.config.fe_block) + self.bias
+        return logit if offsets is None else logit + offsets
+
+    def score_candidates(self, user_heads: Tensor, item_heads: Tensor,
+                         offsets: Tensor | None = None) -> Tensor:
+        """One user's heads (L, Hu, d) against N item vectors (N, Hi, d) [+ their offsets (N,)]
+        -> logits (N,)."""
         c = self.config
         stack = user_heads.reshape(-1, c.head_dim)  # (L*Hu, d)
-        return score_one_vs_n(stack, item_heads, c.fe_block, c.user_heads) + self.bias
+        logit = score_one_vs_n(stack, item_heads, c.fe_block, c.user_heads) + self.bias
+        return logit if offsets is None else logit + offsets

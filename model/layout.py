@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -23,27 +24,48 @@ class TableLayout:
     seq: Mapping[str, int]  # raw column (or the history's name) -> its array in `seq`
     num: Mapping[str, int]  # raw numeric column -> its column of `num`
     history: int | None  # the user's recent positive items: an index into `seq`
-    label_stat: slice | None  # the ordered target statistic's (rate, log-count) in `num`
+    # The ordered target statistic's (rate, log-count): columns of `num` (a tower input) or
+    # of `score` (the per-candidate score term's input, model.item_term); None without one.
+    label_stat: slice | None
+    label_stat_in: Literal["num", "score"] | None
     num_dim: int  # width of `num`
+    score_dim: int  # width of `score`
 
     @classmethod
     def of(cls, id_column: str, singles: Sequence[str], multis: Sequence[str],
-           numerics: Sequence[str], history: str | None, label_stat: bool) -> TableLayout:
+           numerics: Sequence[str], history: str | None,
+           label_stat: Literal["tower", "score"] | None) -> TableLayout:
         """The layout `TowerCodec.encode` writes: the id, then single-valued fields; multi-valued
-        fields, then the history; numeric columns, then the statistic's two columns."""
+        fields, then the history; numeric columns, then the statistic's two columns when it is a
+        tower input, else the statistic alone in `score`."""
         seq = {name: j for j, name in enumerate(multis)}
         if history is not None:
             seq[history] = len(multis)
-        stat = slice(len(numerics), len(numerics) + 2) if label_stat else None
+        tower = label_stat == "tower"
+        start = len(numerics) if tower else 0
         return cls(cat={name: j for j, name in enumerate([id_column, *singles])}, seq=seq,
                    num={name: j for j, name in enumerate(numerics)},
-                   history=len(multis) if history is not None else None, label_stat=stat,
-                   num_dim=len(numerics) + (2 if label_stat else 0))
+                   history=len(multis) if history is not None else None,
+                   label_stat=slice(start, start + 2) if label_stat else None,
+                   label_stat_in=None if label_stat is None else "num" if tower else "score",
+                   num_dim=len(numerics) + (2 if tower else 0),
+                   score_dim=2 if label_stat == "score" else 0)
 
-    def with_label_stat(self, num: np.ndarray, stat: np.ndarray) -> np.ndarray:
-        """A copy of `num` (N, F_num) with the statistic's columns set to `stat` (N, 2)."""
+    def stat_columns(self, num: np.ndarray, score: np.ndarray | None) -> np.ndarray:
+        """A view of rows' statistic columns (N, 2), in whichever array holds them."""
+        holder = score if self.label_stat_in == "score" else num
+        if self.label_stat is None or holder is None:
+            raise ValueError("these rows hold no label statistic")
+        return holder[:, self.label_stat]
+
+    def with_label_stat(self, num: np.ndarray, score: np.ndarray | None, stat: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Copies of rows' `num` (N, F_num) and `score` (N, S) with the statistic's columns set
+        to `stat` (N, 2), wherever the layout keeps them."""
         if self.label_stat is None:
             raise ValueError("this tower has no label statistic")
+        if self.label_stat_in == "score":
+            return num, stat.astype(np.float32, copy=True)
         num = num.copy()
         num[:, self.label_stat] = stat
-        return num
+        return num, score

@@ -1,5 +1,6 @@
 """Every per-request computation of the service, behind one seam chosen once per device: the user
-heads, the candidates' logits (bias included) and the whole-catalogue index search. service.scorer
+heads, the candidates' logits (bias and per-item score term included) and the whole-catalogue
+index search. service.scorer
 sees host numpy arrays only, so the CPU and the accelerator paths differ here and nowhere else.
 
 - `HostBackend` (device cpu, FE-Block score): the user tower in one compiled call
@@ -64,12 +65,15 @@ class HostBackend(_IndexSearch):
         self.user_heads = CpuUserTower(bundle.model)
         self._items = bundle.item_vectors  # (N_items, Hi, d) float32 or int8, cache-line aligned
         self._bias = np.float32(bundle.model.bias.item())
+        self._offsets = bundle.item_offsets()  # (N_items,) float32 or None
         self._slices = slices
 
     def logits(self, user_heads: np.ndarray, rows: np.ndarray) -> np.ndarray:
         stack = user_heads.reshape(-1, user_heads.shape[-1])  # (L*Hu, d)
         logits = self._slices.map(lambda part: maxsim_rows(self._items, part, stack), rows)
         logits += self._bias
+        if self._offsets is not None:
+            logits += self._offsets[rows]
         return logits
 
 
@@ -80,6 +84,8 @@ class TorchBackend(_IndexSearch):
         self._device = next(bundle.model.parameters()).device
         # (N_items, Hi, d) float32 on the device; on the CPU a view of a float32 bundle's array.
         self._items = torch.from_numpy(bundle.item_vectors.dequantised()).to(self._device)
+        offsets = bundle.item_offsets()
+        self._offsets = None if offsets is None else torch.from_numpy(offsets).to(self._device)
 
     @torch.inference_mode()
     def user_heads(self, users: EncodedTable) -> np.ndarray:
@@ -87,9 +93,12 @@ class TorchBackend(_IndexSearch):
 
     @torch.inference_mode()
     def logits(self, user_heads: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        items = self._items.index_select(0, torch.from_numpy(rows).to(self._device))
+        rows_on_device = torch.from_numpy(rows).to(self._device)
+        items = self._items.index_select(0, rows_on_device)
+        offsets = (None if self._offsets is None
+                   else self._offsets.index_select(0, rows_on_device))
         heads = torch.from_numpy(user_heads).to(self._device)
-        return self._model.score_candidates(heads, items).cpu().numpy()
+        return self._model.score_candidates(heads, items, offsets).cpu().numpy()
 
 
 def backend_for(bundle: Bundle, slices: SlicePool) -> Backend:

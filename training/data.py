@@ -24,6 +24,7 @@ class ItemStat(StrEnum):
     """Where the item's ordered target statistic (positive rate, event count) goes."""
 
     tower = "tower"  # an input of the item tower: frozen into the stored vectors at the cutoff
+    score = "score"  # an input of a per-candidate term added to the score (model.item_term)
     off = "off"  # not used
 
 
@@ -46,7 +47,9 @@ class DataConfig:
                        if self.history_len > 0 else None)
             users = users.model_copy(update={"history": history})
         if self.item_stat is not None:
-            items = items.model_copy(update={"label_rate": self.item_stat is ItemStat.tower})
+            on = self.item_stat is not ItemStat.off
+            items = items.model_copy(update={
+                "label_rate": on, "label_rate_in": self.item_stat.value if on else "tower"})
         return DatasetSchema.model_validate({**schema.model_dump(), "users": users.model_dump(),
                                              "items": items.model_dump()})
 

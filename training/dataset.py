@@ -25,15 +25,15 @@ class _TableTensors:
         self.cat = torch.tensor(table.cat).to(device)
         self.seq = [torch.tensor(s).to(device) for s in table.seq]
 
-    def gather(self, rows: Tensor, num: Tensor,
+    def gather(self, rows: Tensor, num: Tensor, score: Tensor | None = None,
                history: tuple[int, Tensor] | None = None) -> TowerInputs:
-        """The table's rows; `history` (field, (B, M) tokens), when given, replaces that
-        multi-valued field."""
+        """The table's rows with the split's `num` and `score` features; `history` (field,
+        (B, M) tokens), when given, replaces that multi-valued field."""
         seq = [s.index_select(0, rows) for s in self.seq]
         if history is not None:
             field, tokens = history
             seq[field] = tokens
-        return TowerInputs(self.cat.index_select(0, rows), tuple(seq), num)
+        return TowerInputs(self.cat.index_select(0, rows), tuple(seq), num, score)
 
 
 class HistoryWindows:
@@ -67,6 +67,8 @@ class BatchSource:
         self.item_row = torch.tensor(split.item_row).to(device)
         self.user_num = torch.tensor(split.user_num).to(device)
         self.item_num = torch.tensor(split.item_num).to(device)
+        self.item_score = (torch.tensor(split.item_score).to(device)
+                           if split.item_score is not None else None)
         self.label = torch.tensor(split.label).to(device)
         self.history = (HistoryWindows(split.history, users.seq[split.history.field].shape[1],
                                        device)
@@ -97,9 +99,12 @@ class BatchSource:
             item_row = self.item_row.index_select(0, idx)
             history = ((self.history.field, self.history.gather(idx))
                        if self.history is not None else None)
+            score = (self.item_score.index_select(0, idx)
+                     if self.item_score is not None else None)
             yield Batch(
-                user=self.users.gather(user_row, self.user_num.index_select(0, idx), history),
-                item=self.items.gather(item_row, self.item_num.index_select(0, idx)),
+                user=self.users.gather(user_row, self.user_num.index_select(0, idx),
+                                       history=history),
+                item=self.items.gather(item_row, self.item_num.index_select(0, idx), score),
                 item_key=item_row,
                 label=self.label.index_select(0, idx),
             )

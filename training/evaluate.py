@@ -73,12 +73,15 @@ def bundle_probabilities(bundle: Bundle, users: EncodedTable,
     """Click probabilities (N,) of encoded user rows (N) against rows of the bundle's items."""
     model = bundle.model.eval()
     items = torch.from_numpy(bundle.item_vectors.dequantised())  # (N_items, Hi, d) as served
+    offsets = bundle.item_offsets()  # (N_items,) or None, as served
     probs = []
     with torch.inference_mode():
         for start in range(0, len(item_rows), _PAIRS_PER_BATCH):
             rows = np.arange(start, min(start + _PAIRS_PER_BATCH, len(item_rows)))
             heads = model.encode_user(users.take(rows).inputs()).heads  # (B, L, Hu, d)
-            logit = model.pair_logits(heads, items[torch.from_numpy(item_rows[rows])])
+            pairs = item_rows[rows]
+            logit = model.pair_logits(heads, items[torch.from_numpy(pairs)],
+                                      None if offsets is None else torch.from_numpy(offsets[pairs]))
             probs.append(torch.sigmoid(logit))
     return torch.cat(probs).numpy() if probs else np.empty(0, np.float32)
 

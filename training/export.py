@@ -60,11 +60,12 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
         if missing:
             raise ValueError(f"the items table lacks the feature columns {missing}")
         updated = live.item_codec.encode(items_table)
-        stat = live.item_codec.layout.label_stat
-        if stat is not None:
+        layout = live.item_codec.layout
+        if layout.label_stat is not None:
             old_row = pd.Index(live.items.ids).get_indexer(updated.ids)
             known = old_row >= 0
-            updated.num[known, stat] = live.items.num[old_row[known], stat]
+            layout.stat_columns(updated.num, updated.score)[known] = layout.stat_columns(
+                live.items.num, live.items.score)[old_row[known]]
         keep = ~pd.Index(live.items.ids).isin(updated.ids)
         items = live.items.take(np.flatnonzero(keep)).concat(updated)
         log.info("refresh: %d items updated or added, %d kept", len(updated), int(keep.sum()))

@@ -70,6 +70,7 @@ class EncodedSplit:
     item_num: np.ndarray  # (N, F_num_i) float32
     label: np.ndarray  # (N,) float32
     history: RowHistory | None = None  # replaces the user table's history field, row by row
+    item_score: np.ndarray | None = None  # (N, S) float32: the items' score-term features
 
     def __len__(self) -> int:
         return len(self.label)
@@ -132,6 +133,7 @@ def fit_tower(table: EntityTable, train_entities: pd.DataFrame,
                       for f in table.features if f.kind is FeatureKind.numeric),
         label_stat=label_stat,
         history=history,
+        label_stat_in=table.label_rate_in,
     )
 
 
@@ -192,16 +194,19 @@ def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: 
     return _Side(codec, encoded, row, stat, history)
 
 
-def _as_of(side: _Side, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, RowHistory | None]:
-    """(table rows, numerics with the as-of statistic, history windows) of interaction `rows`."""
+def _as_of(side: _Side, rows: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, RowHistory | None]:
+    """(table rows, numerics and score features with the as-of statistic, history windows) of
+    interaction `rows`."""
     table_row = side.row[rows]
     num = side.table.num[table_row]
+    score = None if side.table.score is None else side.table.score[table_row]
     if side.stat is not None:
-        num = side.codec.layout.with_label_stat(num, side.stat[rows])
+        num, score = side.codec.layout.with_label_stat(num, score, side.stat[rows])
     history = (RowHistory(side.history.tokens, side.history.end[rows], side.history.length[rows],
                           side.history.field)
                if side.history is not None else None)
-    return table_row, num, history
+    return table_row, num, score, history
 
 
 def _held_out(raw: RawData, users: _Side, items: _Side, rows: np.ndarray,
@@ -216,10 +221,12 @@ def _held_out(raw: RawData, users: _Side, items: _Side, rows: np.ndarray,
         state = users_as_of(users.codec, items.table, inter, inter["user_id"].to_numpy()[rows],
                             inter["timestamp"].to_numpy(np.int64)[rows])
         if state.stat is not None:
-            user_num = layout.with_label_stat(user_num, state.stat)
+            user_num, _ = layout.with_label_stat(user_num, None, state.stat)
         if state.history is not None and layout.history is not None:
             history = RowHistory.from_padded(state.history, layout.history)
-    return EncodedSplit(user_row, item_row, user_num, items.table.num[item_row], label, history)
+    item_score = None if items.table.score is None else items.table.score[item_row]
+    return EncodedSplit(user_row, item_row, user_num, items.table.num[item_row], label, history,
+                        item_score)
 
 
 def encode_dataset(raw: RawData, split_rows: dict[str, np.ndarray]) -> EncodedData:
@@ -231,9 +238,10 @@ def encode_dataset(raw: RawData, split_rows: dict[str, np.ndarray]) -> EncodedDa
     items = _encode_side(raw, schema.items, raw.items, "item_id", train_rows, prior)
     users = _encode_side(raw, schema.users, raw.users, "user_id", train_rows, prior, items)
     label = raw.interactions["label"].to_numpy(np.float32)
-    user_row, user_num, history = _as_of(users, train_rows)
-    item_row, item_num, _ = _as_of(items, train_rows)
-    train = EncodedSplit(user_row, item_row, user_num, item_num, label[train_rows], history)
+    user_row, user_num, _, history = _as_of(users, train_rows)
+    item_row, item_num, item_score, _ = _as_of(items, train_rows)
+    train = EncodedSplit(user_row, item_row, user_num, item_num, label[train_rows], history,
+                         item_score)
     held_out = {mode: {split: _held_out(raw, users, items, split_rows[split.value], mode)
                        for split in HeldOut} for mode in EvalMode}
     return EncodedData(users.codec, items.codec, users.table, items.table, train, held_out, prior)

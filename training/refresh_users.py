@@ -49,10 +49,11 @@ def read_interaction_log(artifacts: Path, path: Path) -> pd.DataFrame:
 def _fewer_events(codec: TowerCodec, before: np.ndarray, after: np.ndarray) -> int:
     """Users whose event count went down from `before` to `after` (their numeric columns): a
     sign that the log is a delta."""
-    stat, columns = codec.label_stat, codec.layout.label_stat
-    if stat is None or columns is None:
+    stat, layout = codec.label_stat, codec.layout
+    if stat is None:
         return 0
-    return int((stat.counts(after[:, columns]) < stat.counts(before[:, columns]) - 0.5).sum())
+    count_before = stat.counts(layout.stat_columns(before, None))
+    return int((stat.counts(layout.stat_columns(after, None)) < count_before - 0.5).sum())
 
 
 def refresh_users(artifacts: Path, interactions: pd.DataFrame) -> str:

@@ -81,6 +81,9 @@ class EntityTable(_Strict):
     # The ordered target statistic: the smoothed positive rate of this user / item over its
     # train rows strictly before the row, and the number of those rows.
     label_rate: bool = False
+    # Where the statistic goes: an input of the tower, or (items only) of a per-candidate term
+    # added to the score (model.item_term), which keeps it out of the precomputed item vectors.
+    label_rate_in: Literal["tower", "score"] = "tower"
     history: HistorySpec | None = None  # users only
 
     @model_validator(mode="after")
@@ -100,6 +103,9 @@ class DatasetSchema(_Strict):
     def _history_is_a_user_field(self) -> DatasetSchema:
         if self.items.history is not None:
             raise ValueError("history is a user feature: set it under `users`, not `items`")
+        if self.users.label_rate_in != "tower":
+            raise ValueError("users.label_rate_in: the score term is per candidate item; a "
+                             "user's statistic is a user tower input")
         names = {f.column for f in self.users.features}
         if self.users.history is not None and self.users.history.name in names:
             raise ValueError(f"the history name {self.users.history.name!r} is also a user "

@@ -48,9 +48,9 @@ def users_as_of(codec: TowerCodec, items: EncodedTable, log: pd.DataFrame,
 def with_state(layout: TableLayout, table: EncodedTable, state: UserState) -> EncodedTable:
     """`table`'s rows (aligned with the state's queries, laid out as `layout` says) with their
     statistic and history replaced."""
-    num, seq = table.num, list(table.seq)
+    num, score, seq = table.num, table.score, list(table.seq)
     if state.stat is not None:
-        num = layout.with_label_stat(num, state.stat)
+        num, score = layout.with_label_stat(num, score, state.stat)
     if state.history is not None and layout.history is not None:
         seq[layout.history] = state.history
-    return EncodedTable(table.ids, table.cat, seq, num)
+    return EncodedTable(table.ids, table.cat, seq, num, score)

@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from bench.quality.baselines import COLD, DAT, LR, BaselineConfig, DeepFM, TwoTower
+from bench.quality.baselines.item_term import WithItemTerm
 from bench.quality.cost import (
     ServingCost,
     cold_cost,
@@ -126,10 +127,16 @@ def _effective(variant: Variant) -> tuple[Any, ...]:
 
 
 def build(variant: Variant, user: TowerSpec, item: TowerSpec) -> tuple[nn.Module, Objective]:
+    """The variant's model and objective; a baseline gets the per-candidate score term when the
+    items have score features (IntTower builds its own)."""
     family = FAMILIES[variant.family]
-    return family.build(user, item, variant.overrides), family.objective(variant.loss)
+    model = family.build(user, item, variant.overrides)
+    if item.score_dim and variant.family != "inttower":
+        model = WithItemTerm(model, item.score_dim)
+    return model, family.objective(variant.loss)
 
 
 def serving_cost(variant: Variant, model: nn.Module) -> ServingCost:
-    """What serving one candidate costs with `model`, built from `variant`."""
-    return FAMILIES[variant.family].cost(model)
+    """What serving one candidate costs with `model`, built from `variant` (a score term adds
+    one stored float per candidate: not counted)."""
+    return FAMILIES[variant.family].cost(model.model if isinstance(model, WithItemTerm) else model)
