@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 
 from model import store
 from model.config import ModelConfig
@@ -76,8 +76,9 @@ class Bundle(BundleContent):
 
 
 def _write_files(content: BundleContent, index: ItemIndex, folder: Path) -> None:
-    state = {k: v.detach().cpu().contiguous() for k, v in content.model.state_dict().items()}
-    save_file(state, folder / WEIGHTS)
+    # save_model keeps one copy of a parameter that two modules share (model.config
+    # share_history) and load_model restores it into both
+    save_model(content.model, str(folder / WEIGHTS))
     features = {"user": content.user_codec.to_dict(), "item": content.item_codec.to_dict()}
     (folder / FEATURES).write_text(json.dumps(features))
     content.users.to_frame("user_id").to_parquet(folder / USERS, index=False)
@@ -135,7 +136,10 @@ def load_bundle(path: Path, device: str | torch.device = "cpu") -> Bundle:
     manifest = store.verify(path)
     config = ModelConfig.from_dict(manifest["model_config"])
     model = IntTower(config)
-    model.load_state_dict(load_file(path / WEIGHTS))
+    missing, unexpected = load_model(model, path / WEIGHTS, strict=False)
+    if missing or unexpected:
+        raise store.BundleError(f"{path}: {WEIGHTS} does not fit the manifest's model config: "
+                                f"missing {sorted(missing)}, unexpected {sorted(unexpected)}")
     model.to(device).eval()
     features = json.loads((path / FEATURES).read_text())
     items = EncodedTable.from_frame(pd.read_parquet(path / ITEMS), "item_id")

@@ -15,12 +15,14 @@ class TowerSpec:
     num_dim:   number of numeric features appended after Light-SE.
     score_dim: width of the features that bypass the tower (TowerInputs.score): inputs of a
                per-candidate term added to the logit (model.item_term), items only.
+    history:   which multi-valued field is the user's recent items (an index of seq_vocab).
     """
 
     cat_vocab: tuple[int, ...]
     seq_vocab: tuple[int, ...] = ()
     num_dim: int = 0
     score_dim: int = 0
+    history: int | None = None
 
     @property
     def num_fields(self) -> int:
@@ -43,6 +45,9 @@ class ModelConfig:
     light_se: bool = True
     # False scores with a plain dot product of the last user head set and the item heads (ablation).
     fe_block: bool = True
+    # The user's history looks its items up in the item tower's id table (YouTube-DNN) instead of
+    # a table of its own. Item vectors stay precomputed: the user tower reads the table online.
+    share_history: bool = False
 
     @property
     def layers(self) -> int:

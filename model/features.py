@@ -144,7 +144,7 @@ class TowerCodec:
             seq.append(self.history.vocab_size)
         layout = self.layout
         return TowerSpec(tuple(c.size for c in cat), tuple(seq), layout.num_dim,
-                         layout.score_dim)
+                         layout.score_dim, layout.history)
 
     @property
     def columns(self) -> list[str]:

@@ -48,12 +48,23 @@ class IntTower(nn.Module):
         self.item_proj = nn.Linear(c.hidden[-1], c.item_heads * c.head_dim)
         self.bias = nn.Parameter(torch.zeros(()))
         self.item_term = ItemTerm(c.item.score_dim) if c.item.score_dim else None
+        if c.share_history:
+            self._share_history_table()
         # The score sums L*Hu maxima of d-dim dot products: with default init it starts at tens,
         # saturating the sigmoid (initial loss well above log 2) and hurting calibration. Small
         # projections start the logit near 0; Adam grows them as the data asks.
         for proj in [*self.user_proj, self.item_proj]:
             nn.init.normal_(proj.weight, std=c.init_std / math.sqrt(proj.in_features))
             nn.init.zeros_(proj.bias)
+
+    def _share_history_table(self) -> None:
+        """One module, so one parameter, in both towers: the item id table (row 0 padding, 1
+        OOV, the history's tokens are the item id tokens)."""
+        c = self.config
+        ids = self.item_tower.embedding.cat[0]
+        if c.user.history is None or c.user.seq_vocab[c.user.history] != ids.num_embeddings:
+            raise ValueError("share_history needs a user history over the item id vocabulary")
+        self.user_tower.embedding.seq[c.user.history] = ids
 
     def encode_user(self, x: TowerInputs) -> Encoded:
         out = self.user_tower(x)

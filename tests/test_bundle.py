@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ import torch
 from model import store
 from model.bundle import ITEM_VECTORS, WEIGHTS, load_bundle, load_current
 from model.inputs import Batch
-from training.trainer import TrainResult
+from training.trainer import TrainConfig, TrainResult, train
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -110,3 +112,18 @@ def test_bundle_only_logit_equals_the_eval_forward_pass(
             half_step = float(bundle.item_vectors.scales[b_item].max()) / 2
             bound += half_step * float(heads[0].abs().sum(-1).sum())
         assert abs(float(served) - float(offline)) <= bound
+
+
+def test_a_shared_history_table_round_trips_through_the_bundle(
+        toy_config: Callable[..., TrainConfig], synth_schema: Path, tmp_path: Path) -> None:
+    config = toy_config(synth_schema, tmp_path / "artifacts", epochs=1)
+    trained = train(replace(config, model={**config.model, "share_history": True}))
+    model = trained.model
+    history = model.config.user.history
+    assert history is not None
+    assert model.user_tower.embedding.seq[history] is model.item_tower.embedding.cat[0]
+    bundle = load_current(tmp_path / "artifacts")
+    loaded = bundle.model
+    assert loaded.user_tower.embedding.seq[history] is loaded.item_tower.embedding.cat[0]
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name

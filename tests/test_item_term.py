@@ -102,3 +102,4 @@ def test_refresh_items_keeps_the_known_items_statistic(scored: tuple[TrainResult
     parent_offsets, child_offsets = parent.item_offsets(), child.item_offsets()
     assert parent_offsets is not None and child_offsets is not None
     np.testing.assert_allclose(child_offsets[order], parent_offsets, atol=1e-6)
+

@@ -78,7 +78,9 @@ class QualityResult:
 
 def plan(config: QualityConfig) -> tuple[list[Variant], list[Variant]]:
     """(every variant to train in table order, the ablation grid among them)."""
-    grid = ablation_grid() if config.ablations else []
+    # The ablations run at the one item-statistic placement given (the schema's when several are)
+    placement = config.item_stats[0] if len(config.item_stats) == 1 else None
+    grid = [replace(v, item_stat=placement) for v in ablation_grid()] if config.ablations else []
     chosen = [v for family in config.models for v in family_variants(family, config.item_stats)]
     unique = {(v.family, v.name): v for v in [*chosen, *grid]}
     ordered = sorted(unique.values(), key=lambda v: list(FAMILIES).index(v.family))

@@ -112,6 +112,7 @@ def ablation_grid() -> list[Variant]:
                                                     "head_dim": 32}) for h in HEADS),
         *(Variant("inttower", f"CIR weight {w:g}", loss=LossConfig(cir_weight=w))
           for w in CIR_WEIGHTS),
+        Variant("inttower", "history in the item id table", {"share_history": True}),
     ]
     unique: dict[tuple[Any, ...], Variant] = {}
     for variant in grid:
