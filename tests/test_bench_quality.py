@@ -39,7 +39,7 @@ def test_ablation_grid_trains_each_configuration_once() -> None:
     assert f"heads {default_heads} (d=32)" not in names and "CIR weight 0" not in names
     assert f"CIR weight {default_cir:g}" not in names
     assert {"no Light-SE", "no FE-Block (dot product)", "no CIR"} <= set(names)
-    assert len(grid) == 3 + 1 + (len(HEADS) - 1) + (len(CIR_WEIGHTS) - 2) + 1
+    assert len(grid) == 3 + 1 + (len(HEADS) - 1) + (len(CIR_WEIGHTS) - 2) + 3
 
 
 def _result(family: str, variant: str, seed: int, valid_auc: float, test_auc: float

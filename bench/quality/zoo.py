@@ -100,8 +100,8 @@ def family_variants(family: str, item_stats: tuple[ItemStat | None, ...] = (None
 
 
 def ablation_grid() -> list[Variant]:
-    """IntTower's ablations (Light-SE, FE-Block, CIR, heads, CIR weight), starting with the
-    default configuration. A point equal to an earlier one (heads 4 = the default, CIR weight 0 =
+    """IntTower's ablations (Light-SE, FE-Block, CIR, heads, CIR weight, the history's table,
+    dropout, learning rate), starting with the default configuration. A point equal to an earlier one (heads 4 = the default, CIR weight 0 =
     no CIR) is trained once, under that name."""
     grid = [
         Variant("inttower"),
@@ -113,6 +113,8 @@ def ablation_grid() -> list[Variant]:
         *(Variant("inttower", f"CIR weight {w:g}", loss=LossConfig(cir_weight=w))
           for w in CIR_WEIGHTS),
         Variant("inttower", "history in the item id table", {"share_history": True}),
+        Variant("inttower", "dropout 0.4", {"dropout": 0.4}),
+        Variant("inttower", "lr ×0.3", lr_scale=0.3),
     ]
     unique: dict[tuple[Any, ...], Variant] = {}
     for variant in grid:
