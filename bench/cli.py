@@ -40,6 +40,24 @@ def _models(given: list[str]) -> tuple[str, ...]:
     return names
 
 
+@bench_app.command("figure")
+def figure(
+    results: Annotated[list[Path] | None, typer.Argument(
+        help="quality-*.json files (default: every one in docs/results, sorted).")] = None,
+    out: Annotated[Path, typer.Option(help="PNG to write.")] = Path(
+        "docs/results/auc-vs-cost.png"),
+) -> None:
+    """Plot each model's test AUC against its serving cost per candidate (PNG)."""
+    from bench.quality.figure import plot
+
+    files = results or sorted(Path("docs/results").glob("quality-*.json"))
+    try:
+        typer.echo(str(plot(list(files), out)))
+    except (RuntimeError, ValueError, OSError, KeyError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from exc
+
+
 def _item_stats(given: str | None) -> tuple[Any, ...]:
     from training.data import ItemStat
 

@@ -122,3 +122,21 @@ def test_bench_quality_smoke_writes_both_files_and_resumes(tiny_schema: Path,
     assert result.exit_code == 0, result.output
     resumed = json.loads((out / "quality-synth-random.json").read_text())
     assert resumed["runs"] == doc["runs"]
+
+
+def test_the_figure_plots_every_model_of_every_results_file(tmp_path: Path) -> None:
+    results = [_result("two-tower", "dot", s, 0.70, 0.80) for s in (1, 2)]
+    results += [_result("inttower", "default", s, 0.75, 0.85) for s in (1, 2)]
+    doc = {"dataset": "toy", "split": "temporal", "seeds": [1, 2],
+           **summarise(results, [Variant("two-tower", "dot"), Variant("inttower")], [])}
+    files = []
+    for split in ("temporal", "random"):
+        files.append(tmp_path / f"quality-toy-{split}.json")
+        files[-1].write_text(json.dumps({**doc, "split": split}))
+    out = CliRunner().invoke(app, ["bench", "figure", *map(str, files), "--out",
+                                   str(tmp_path / "fig.png")])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    missing = CliRunner().invoke(app, ["bench", "figure", str(tmp_path / "none.json"),
+                                       "--out", str(tmp_path / "x.png")])
+    assert missing.exit_code == 2 and "none.json" in missing.output

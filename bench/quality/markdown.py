@@ -84,6 +84,12 @@ def _protocol(protocol: Doc) -> str:
         history = protocol["user_history"]
         features = ("train rows see user and item statistics as of their time, "
                     + (f"user history of {history} items; " if history else "no user history; "))
+    if "item_stat" in protocol:
+        places = {"tower": "an item tower input", "score": "a per-candidate score term",
+                  "off": "not used"}
+        features += ("the item statistic " + " / ".join(places[p] for p in protocol["item_stat"])
+                     + (" (each model at its best on validation)"
+                        if len(protocol["item_stat"]) > 1 else "") + "; ")
     return (f"{features}Adam lr {fit['lr']:g}, batch {fit['batch_size']}, "
             f"up to {fit['epochs']} epochs, "
             f"early stopping on {protocol['early_stopping']} (patience {fit['patience']}); "

@@ -118,6 +118,11 @@ def _train(config: QualityConfig, tasks: list[Task]) -> list[RunResult]:
     return results
 
 
+def _schema_placement(schema: DatasetSchema) -> str:
+    """The schema's own placement of the item statistic, named as --item-stat names it."""
+    return schema.items.label_rate_in if schema.items.label_rate else ItemStat.off.value
+
+
 def run_quality(config: QualityConfig) -> QualityResult:
     variants, grid = plan(config)
     results = _train(config, _tasks(config, variants))
@@ -130,6 +135,8 @@ def run_quality(config: QualityConfig) -> QualityResult:
         "seeds": list(config.seeds),
         **provenance(config.command(), config.device, config.jobs),
         "protocol": {"fit": fit, "loss": asdict(LossConfig()), "user_history": history,
+                     "item_stat": [str(s) if s else _schema_placement(config.data_schema)
+                                   for s in config.item_stats],
                      "early_stopping": "validation AUC, best epoch restored"},
         **summarise(results, variants, grid, config.item_stats),
     }

@@ -101,8 +101,9 @@ def family_variants(family: str, item_stats: tuple[ItemStat | None, ...] = (None
 
 def ablation_grid() -> list[Variant]:
     """IntTower's ablations (Light-SE, FE-Block, CIR, heads, CIR weight, the history's table,
-    dropout, learning rate), starting with the default configuration. A point equal to an earlier one (heads 4 = the default, CIR weight 0 =
-    no CIR) is trained once, under that name."""
+    dropout, learning rate), starting with the default configuration. A point equal to an
+    earlier one (heads 4 = the default, CIR weight 0 = no CIR) is trained once, under that
+    name."""
     grid = [
         Variant("inttower"),
         Variant("inttower", "no Light-SE", {"light_se": False}),
