@@ -58,15 +58,24 @@ def figure(
         raise typer.Exit(code=2) from exc
 
 
-def _item_stats(given: str | None) -> tuple[Any, ...]:
+def _item_stats(given: str | None) -> tuple[tuple[str, Any], ...]:
+    """`tower,score` (every model) and `inttower=score` (one model) entries -> zoo.Placements."""
+    from bench.quality.zoo import FAMILIES
     from training.data import ItemStat
 
-    names = [n.strip() for n in (given or "schema").split(",") if n.strip()]
-    try:
-        return tuple(dict.fromkeys(None if n == "schema" else ItemStat(n) for n in names))
-    except ValueError as exc:
-        raise typer.BadParameter(f"{given!r}: comma-separated {', '.join(ItemStat)} or schema",
-                                 param_hint="--item-stat") from exc
+    pairs = []
+    for entry in (n.strip() for n in (given or "schema").split(",")):
+        family, _, name = entry.rpartition("=")
+        if family and family not in FAMILIES:
+            raise typer.BadParameter(f"unknown model {family!r}; known: {', '.join(FAMILIES)}",
+                                     param_hint="--item-stat")
+        try:
+            pairs.append((family or "*", None if name == "schema" else ItemStat(name)))
+        except ValueError as exc:
+            raise typer.BadParameter(
+                f"{entry!r}: comma-separated placements ({', '.join(ItemStat)} or schema), each "
+                "for every model or as model=placement", param_hint="--item-stat") from exc
+    return tuple(dict.fromkeys(pairs))
 
 
 @bench_app.command("quality", context_settings={"allow_extra_args": True})
@@ -79,8 +88,9 @@ def quality(
         min=0, help="User history length, overriding the schema's; 0 turns it off.")] = None,
     item_stat: Annotated[str | None, typer.Option(
         help="Where the item statistic goes, comma-separated placements each model is trained "
-             "with and chosen among on validation: tower, off, schema (the schema's "
-             "items.label_rate). Default: schema.")] = None,
+             "with and chosen among on validation: tower, score, off, schema (the schema's own); "
+             "model=placement entries set one model's (e.g. tower,inttower=score). "
+             "Default: schema.")] = None,
     seeds: Annotated[list[int] | None, typer.Option(
         help="Seeds, e.g. --seeds 1 2 3 (default 1 2 3).")] = None,
     models: Annotated[list[str] | None, typer.Option(

@@ -84,12 +84,14 @@ def _protocol(protocol: Doc) -> str:
         history = protocol["user_history"]
         features = ("train rows see user and item statistics as of their time, "
                     + (f"user history of {history} items; " if history else "no user history; "))
-    if "item_stat" in protocol:
-        places = {"tower": "an item tower input", "score": "a per-candidate score term",
-                  "off": "not used"}
-        features += ("the item statistic " + " / ".join(places[p] for p in protocol["item_stat"])
-                     + (" (each model at its best on validation)"
-                        if len(protocol["item_stat"]) > 1 else "") + "; ")
+    if "item_stat" in protocol:  # {model: the placements it was trained with}
+        by_placements: dict[str, list[str]] = {}
+        for family, placements in protocol["item_stat"].items():
+            by_placements.setdefault(" or ".join(placements), []).append(family)
+        features += ("the item statistic (tower: an item tower input; score: a per-candidate "
+                     "score term; off: unused), the best on validation where several: "
+                     + "; ".join(f"{p} for {', '.join(f)}" for p, f in by_placements.items())
+                     + "; ")
     return (f"{features}Adam lr {fit['lr']:g}, batch {fit['batch_size']}, "
             f"up to {fit['epochs']} epochs, "
             f"early stopping on {protocol['early_stopping']} (patience {fit['patience']}); "

@@ -14,7 +14,15 @@ from bench.quality.markdown import render
 from bench.quality.records import RunRecords
 from bench.quality.runner import RunResult, Task, run_tasks
 from bench.quality.summary import summarise
-from bench.quality.zoo import FAMILIES, Variant, ablation_grid, family_variants
+from bench.quality.zoo import (
+    FAMILIES,
+    SCHEMA_PLACEMENT,
+    Placements,
+    Variant,
+    ablation_grid,
+    family_variants,
+    placements_of,
+)
 from bench.report import provenance
 from model.losses import LossConfig
 from training.data import DataConfig, ItemStat
@@ -31,8 +39,9 @@ class QualityConfig:
     schema: Path | None = None  # the user's own data (or a synthetic set)
     split: SplitKind = SplitKind.random
     history_len: int | None = None  # overrides the schema's user history length; 0: off
-    # Where the item statistic goes, each compared on validation per model (None: the schema's)
-    item_stats: tuple[ItemStat | None, ...] = (None,)
+    # Where the item statistic goes: the placements each model is trained with and chosen
+    # among on validation (zoo.Placements; default: the schema's own)
+    item_stats: Placements = SCHEMA_PLACEMENT
     seeds: tuple[int, ...] = (1, 2, 3)
     models: tuple[str, ...] = tuple(FAMILIES)
     ablations: bool = False
@@ -57,8 +66,9 @@ class QualityConfig:
         """The CLI line that reproduces this run."""
         source = ["--schema", str(self.schema)] if self.schema else ["--dataset", self.dataset]
         history = [] if self.history_len is None else ["--history-len", str(self.history_len)]
-        item_stats = ([] if self.item_stats == (None,) else
-                      ["--item-stat", ",".join(str(s or "schema") for s in self.item_stats)])
+        item_stats = ([] if self.item_stats == SCHEMA_PLACEMENT else
+                      ["--item-stat", ",".join(("" if f == "*" else f"{f}=") + str(s or "schema")
+                                               for f, s in self.item_stats)])
         args = [*source, "--split", self.split.value, *history, *item_stats,
                 "--seeds", *map(str, self.seeds),
                 "--models", ",".join(self.models), *(["--ablations"] if self.ablations else []),
@@ -79,9 +89,11 @@ class QualityResult:
 def plan(config: QualityConfig) -> tuple[list[Variant], list[Variant]]:
     """(every variant to train in table order, the ablation grid among them)."""
     # The ablations run at the one item-statistic placement given (the schema's when several are)
-    placement = config.item_stats[0] if len(config.item_stats) == 1 else None
+    own = placements_of(config.item_stats, "inttower")
+    placement = own[0] if len(own) == 1 else None
     grid = [replace(v, item_stat=placement) for v in ablation_grid()] if config.ablations else []
-    chosen = [v for family in config.models for v in family_variants(family, config.item_stats)]
+    chosen = [v for family in config.models
+              for v in family_variants(family, placements_of(config.item_stats, family))]
     unique = {(v.family, v.name): v for v in [*chosen, *grid]}
     ordered = sorted(unique.values(), key=lambda v: list(FAMILIES).index(v.family))
     return ordered, grid
@@ -135,8 +147,9 @@ def run_quality(config: QualityConfig) -> QualityResult:
         "seeds": list(config.seeds),
         **provenance(config.command(), config.device, config.jobs),
         "protocol": {"fit": fit, "loss": asdict(LossConfig()), "user_history": history,
-                     "item_stat": [str(s) if s else _schema_placement(config.data_schema)
-                                   for s in config.item_stats],
+                     "item_stat": {family: [str(s) if s else _schema_placement(config.data_schema)
+                                            for s in placements_of(config.item_stats, family)]
+                                   for family in config.models},
                      "early_stopping": "validation AUC, best epoch restored"},
         **summarise(results, variants, grid, config.item_stats),
     }

@@ -10,8 +10,15 @@ from typing import Any
 import numpy as np
 
 from bench.quality.runner import RunResult
-from bench.quality.zoo import FAMILIES, REFERENCE, Variant, family_variants
-from training.data import ItemStat
+from bench.quality.zoo import (
+    FAMILIES,
+    REFERENCE,
+    SCHEMA_PLACEMENT,
+    Placements,
+    Variant,
+    family_variants,
+    placements_of,
+)
 from training.metrics import rela_impr
 
 METRICS = ("auc", "logloss", "gauc")
@@ -56,7 +63,7 @@ def _row(runs: list[RunResult], reference: dict[int, float] | None) -> dict[str,
 
 
 def summarise(results: list[RunResult], variants: list[Variant], ablations: list[Variant],
-              item_stats: tuple[ItemStat | None, ...] = (None,)) -> dict[str, Any]:
+              item_stats: Placements = SCHEMA_PLACEMENT) -> dict[str, Any]:
     """`variants`: everything trained, in table order; `ablations`: the IntTower grid among them
     (empty without --ablations); `item_stats`: the item-statistic placements each model was
     trained with (its best on validation represents it). Returns the "selection", "models",
@@ -67,7 +74,8 @@ def summarise(results: list[RunResult], variants: list[Variant], ablations: list
     families = list(dict.fromkeys(v.family for v in variants))
 
     def candidates(family: str) -> list[tuple[str, str]]:
-        return [(family, v.name) for v in family_variants(family, item_stats)
+        return [(family, v.name)
+                for v in family_variants(family, placements_of(item_stats, family))
                 if (family, v.name) in runs]
 
     reference = None

@@ -88,6 +88,18 @@ HEADS = (1, 2, 4, 8)
 CIR_WEIGHTS = (0.0, 0.01, 0.1, 0.5)
 
 
+# Item-statistic placements to compare, as given: (family, placement) pairs, "*" for every
+# family without pairs of its own; a placement None is the schema's own.
+Placements = tuple[tuple[str, ItemStat | None], ...]
+SCHEMA_PLACEMENT: Placements = (("*", None),)
+
+
+def placements_of(given: Placements, family: str) -> tuple[ItemStat | None, ...]:
+    """The placements `family` is trained with: its own pairs, else the "*" ones."""
+    own = tuple(p for f, p in given if f == family)
+    return own or tuple(p for f, p in given if f == "*") or (None,)
+
+
 def family_variants(family: str, item_stats: tuple[ItemStat | None, ...] = (None,)
                     ) -> tuple[Variant, ...]:
     """The family's variants, each once per item-statistic placement (named after it when
