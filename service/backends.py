@@ -48,15 +48,20 @@ class Backend(Protocol):
 
 
 class _IndexSearch:
-    """The faiss search both backends share: the bundle's index, on the host."""
+    """The faiss search both backends share: the bundle's index, on the host. With a
+    per-candidate score term the index cannot see (it ranks the vectors alone), the `depth` items
+    that term ranks highest join every search's hits, so the exact re-rank sees them too."""
 
     def __init__(self, bundle: Bundle) -> None:
         self._fe_block = bundle.config.fe_block
         self.index = bundle.item_index
+        offsets = bundle.item_offsets()
+        self._by_offset = None if offsets is None else np.argsort(-offsets, kind="stable")
 
     def search(self, user_heads: np.ndarray, depth: int) -> np.ndarray:
         # (L*Hu, d) queries for MaxSim, or the (1, Hu*d) flat last layer for the dot product
-        return self.index.search(query_rows(user_heads, self._fe_block), depth)
+        hits = self.index.search(query_rows(user_heads, self._fe_block), depth)
+        return hits if self._by_offset is None else np.union1d(hits, self._by_offset[:depth])
 
 
 class HostBackend(_IndexSearch):

@@ -102,7 +102,10 @@ def test_bundle_only_logit_equals_the_eval_forward_pass(
         with torch.no_grad():
             heads = bundle.model.encode_user(bundle.users.take(np.array([b_user])).inputs()).heads
             vectors = torch.from_numpy(bundle.item_vectors.dequantised()[[b_item]])
-            served = bundle.model.score_candidates(heads[0], vectors)[0]
+            offsets = bundle.item_offsets()  # the per-candidate score term, as served
+            assert offsets is not None
+            served = bundle.model.score_candidates(heads[0], vectors,
+                                                   torch.from_numpy(offsets[[b_item]]))[0]
             # offline side: the model's forward in eval mode on the same user and item rows
             batch = Batch(users.take(np.array([u])).inputs(), items.take(np.array([i])).inputs(),
                           torch.tensor([i]), torch.zeros(1))

@@ -35,11 +35,14 @@ def shallow(trained: TrainResult, trained_artifacts: Path) -> Iterator[TestClien
 
 def _brute_force(bundle: Bundle, user_row: int, k: int,
                  exclude: frozenset[int] = frozenset()) -> tuple[list[str], np.ndarray]:
-    """FE-Block scores of the user against every catalogue item; the k best, best first."""
+    """Served scores (FE-Block, bias and the per-candidate term) of the user against every
+    catalogue item; the k best, best first."""
+    offsets = bundle.item_offsets()
     with torch.inference_mode():
         heads = bundle.model.encode_user(bundle.users.take(np.array([user_row])).inputs()).heads
-        logits = bundle.model.score_candidates(heads[0], torch.from_numpy(
-            bundle.item_vectors.dequantised()))
+        logits = bundle.model.score_candidates(
+            heads[0], torch.from_numpy(bundle.item_vectors.dequantised()),
+            None if offsets is None else torch.from_numpy(offsets))
     probs = torch.sigmoid(logits).numpy()
     order = [r for r in np.argsort(-probs, kind="stable") if r not in exclude][:k]
     return [str(bundle.items.ids[r]) for r in order], probs[order]

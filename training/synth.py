@@ -113,6 +113,7 @@ def _schema(fmt: Literal["csv", "parquet"]) -> DatasetSchema:
             format=fmt,
             id="item_id",
             label_rate=True,
+            label_rate_in="score",  # out of the precomputed item tower, as the MovieLens schemas
             features=[
                 FeatureColumn(column="category"),
                 FeatureColumn(column="tags", kind=FeatureKind.multi, sep="|", max_len=MAX_TAGS),
