@@ -89,7 +89,8 @@ def quality(
     item_stat: Annotated[str | None, typer.Option(
         help="Where the item statistic goes, comma-separated placements each model is trained "
              "with and chosen among on validation: tower, score, off, schema (the schema's own); "
-             "model=placement entries set one model's (e.g. tower,inttower=score). "
+             "model=placement entries set one model's (e.g. tower,inttower=score); the "
+             "ablations run at IntTower's first. "
              "Default: schema.")] = None,
     seeds: Annotated[list[int] | None, typer.Option(
         help="Seeds, e.g. --seeds 1 2 3 (default 1 2 3).")] = None,

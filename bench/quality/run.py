@@ -88,9 +88,8 @@ class QualityResult:
 
 def plan(config: QualityConfig) -> tuple[list[Variant], list[Variant]]:
     """(every variant to train in table order, the ablation grid among them)."""
-    # The ablations run at the one item-statistic placement given (the schema's when several are)
-    own = placements_of(config.item_stats, "inttower")
-    placement = own[0] if len(own) == 1 else None
+    # The ablations run at IntTower's first item-statistic placement given
+    placement = placements_of(config.item_stats, "inttower")[0]
     grid = [replace(v, item_stat=placement) for v in ablation_grid()] if config.ablations else []
     chosen = [v for family in config.models
               for v in family_variants(family, placements_of(config.item_stats, family))]
