@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 FLOOR_FLOPS = 1  # LR's one addition; a log axis needs a positive value
+# One colour per model in every panel (matplotlib's cycle C0, C1, ... in this order)
+MODELS = ("LR", "Two-Tower", "DAT", "COLD", "DeepFM", "IntTower")
 
 
 def _panel(ax: Any, doc: dict[str, Any]) -> None:
     for model in doc["models"]:
         flops = max(model["serving"]["flops"], FLOOR_FLOPS)
         auc = model["test"]["auc"]
-        ax.errorbar(flops, auc["mean"], yerr=auc["std"], fmt="o", capsize=3)
+        color = f"C{MODELS.index(model['model'])}" if model["model"] in MODELS else None
+        ax.errorbar(flops, auc["mean"], yerr=auc["std"], fmt="o", capsize=3, color=color)
         ax.annotate(model["model"], (flops, auc["mean"]), textcoords="offset points",
                     xytext=(6, 4), fontsize=8)
     ax.set_xscale("log")
