@@ -55,8 +55,9 @@ class _IndexSearch:
     def __init__(self, bundle: Bundle) -> None:
         self._fe_block = bundle.config.fe_block
         self.index = bundle.item_index
-        offsets = bundle.item_offsets()
-        self._by_offset = None if offsets is None else np.argsort(-offsets, kind="stable")
+        self._item_offsets = bundle.item_offsets()  # (N_items,) float32 or None, computed once
+        self._by_offset = (None if self._item_offsets is None
+                           else np.argsort(-self._item_offsets, kind="stable"))
 
     def search(self, user_heads: np.ndarray, depth: int) -> np.ndarray:
         # (L*Hu, d) queries for MaxSim, or the (1, Hu*d) flat last layer for the dot product
@@ -70,15 +71,14 @@ class HostBackend(_IndexSearch):
         self.user_heads = CpuUserTower(bundle.model)
         self._items = bundle.item_vectors  # (N_items, Hi, d) float32 or int8, cache-line aligned
         self._bias = np.float32(bundle.model.bias.item())
-        self._offsets = bundle.item_offsets()  # (N_items,) float32 or None
         self._slices = slices
 
     def logits(self, user_heads: np.ndarray, rows: np.ndarray) -> np.ndarray:
         stack = user_heads.reshape(-1, user_heads.shape[-1])  # (L*Hu, d)
         logits = self._slices.map(lambda part: maxsim_rows(self._items, part, stack), rows)
         logits += self._bias
-        if self._offsets is not None:
-            logits += self._offsets[rows]
+        if self._item_offsets is not None:
+            logits += self._item_offsets[rows]
         return logits
 
 
@@ -89,8 +89,8 @@ class TorchBackend(_IndexSearch):
         self._device = next(bundle.model.parameters()).device
         # (N_items, Hi, d) float32 on the device; on the CPU a view of a float32 bundle's array.
         self._items = torch.from_numpy(bundle.item_vectors.dequantised()).to(self._device)
-        offsets = bundle.item_offsets()
-        self._offsets = None if offsets is None else torch.from_numpy(offsets).to(self._device)
+        self._offsets = (None if self._item_offsets is None
+                         else torch.from_numpy(self._item_offsets).to(self._device))
 
     @torch.inference_mode()
     def user_heads(self, users: EncodedTable) -> np.ndarray:
