@@ -55,12 +55,36 @@ def data_fetch(name: Annotated[str, typer.Argument(help="ml-100k or ml-1m")]) ->
 @data_app.command("synth")
 def data_synth(
     out: Annotated[Path, typer.Option(help="Folder for the tables and schema.yaml.")],
-    users: int = 10_000, items: int = 5_000, interactions: int = 200_000, seed: int = 0,
-    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    shape: Annotated[str, typer.Option(
+        help="movielens (interactions, users, items) or taobao (raw_sample, ad_feature, "
+             "user_profile, behavior_log: Alibaba's display-ads data, docs/data.md)"),
+    ] = "movielens",
+    users: int = 10_000,
+    items: Annotated[int, typer.Option(help="movielens shape")] = 5_000,
+    interactions: Annotated[int, typer.Option(help="movielens shape")] = 200_000,
+    ads: Annotated[int, typer.Option(help="taobao shape (real: 846,811)")] = 5_000,
+    impressions: Annotated[int, typer.Option(help="taobao shape (real: 26,557,961)")] = 200_000,
+    behaviours: Annotated[int, typer.Option(help="taobao shape (real: 723,268,134)")] = 2_000_000,
+    seed: int = 0,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv (movielens shape)")
+                   ] = "parquet",
     integer_item_ids: Annotated[bool, typer.Option(
         "--integer-item-ids", help='Name items "0", "1", ... instead of "i0", "i1", ...')] = False,
 ) -> None:
-    """Write a learnable synthetic dataset (interactions, users, items + schema.yaml)."""
+    """Write a learnable synthetic dataset (its tables + schema.yaml)."""
+    if shape == "taobao":
+        from training.synth_taobao import TaobaoSizes, generate_taobao
+
+        if fmt != "parquet":
+            raise _fail("the taobao shape writes Parquet parts only")
+        try:
+            sizes = TaobaoSizes(users, ads, impressions, behaviours)
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+        typer.echo(str(generate_taobao(out, sizes, seed=seed)))
+        return
+    if shape != "movielens":
+        raise _fail(f"unknown --shape {shape!r}: movielens or taobao")
     from training.synth import generate
 
     typer.echo(str(generate(out, users=users, items=items, interactions=interactions,

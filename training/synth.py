@@ -206,8 +206,9 @@ def _write_interactions(
 ) -> None:
     # The bias is calibrated on pairs drawn like the real ones.
     pairs = min(n, 100_000)
-    bias = _calibrate_bias(
-        _logits(users, items, _sample(rng, users.cdf, pairs), _sample(rng, items.cdf, pairs))
+    bias = calibrate_bias(
+        _logits(users, items, sample(rng, users.cdf, pairs), sample(rng, items.cdf, pairs)),
+        POSITIVE_RATE,
     )
     user_ids, item_ids = users.table.column("user_id"), items.table.column("item_id")
     schema = pa.schema(
@@ -222,7 +223,7 @@ def _write_interactions(
     with writer:
         for lo in range(0, n, CHUNK):
             size = min(CHUNK, n - lo)
-            user_row, item_row = _sample(rng, users.cdf, size), _sample(rng, items.cdf, size)
+            user_row, item_row = sample(rng, users.cdf, size), sample(rng, items.cdf, size)
             logit = bias + _logits(users, items, user_row, item_row)
             label = rng.random(size) < 1.0 / (1.0 + np.exp(-logit))
             writer.write_table(
@@ -243,13 +244,13 @@ def _logits(users: _Side, items: _Side, user_row: np.ndarray, item_row: np.ndarr
     return dot + users.effect[user_row] + items.effect[item_row]
 
 
-def _calibrate_bias(logits: np.ndarray) -> float:
-    """The bias that makes the mean of sigmoid(bias + logits) POSITIVE_RATE (bisection; the mean
-    grows with the bias)."""
+def calibrate_bias(logits: np.ndarray, rate: float) -> float:
+    """The bias that makes the mean of sigmoid(bias + logits) `rate` (bisection; the mean grows
+    with the bias)."""
     lo, hi = -20.0, 20.0
     for _ in range(50):
         mid = (lo + hi) / 2
-        if np.mean(1.0 / (1.0 + np.exp(-(mid + logits)))) < POSITIVE_RATE:
+        if np.mean(1.0 / (1.0 + np.exp(-(mid + logits)))) < rate:
             lo = mid
         else:
             hi = mid
@@ -264,7 +265,9 @@ def _cdf(rng: np.random.Generator, weight: np.ndarray) -> np.ndarray:
     return cdf / cdf[-1]
 
 
-def _sample(rng: np.random.Generator, cdf: np.ndarray, size: int) -> np.ndarray:
+def sample(rng: np.random.Generator, cdf: np.ndarray, size: int | tuple[int, ...]
+           ) -> np.ndarray:
+    """Indices drawn with the probabilities of the cumulative distribution `cdf`."""
     # side="right" never lands on a zero-weight id: its cdf step is empty.
     return np.searchsorted(cdf, rng.random(size), side="right")
 

@@ -6,7 +6,8 @@ Text files go through pyarrow's CSV reader (several times faster than pandas' on
 every column typed as a string and empty fields kept as "".
 
 Formats: `recbole` (RecBole atomic files: tab-separated, a `name:type` header, no quoting, since
-titles hold bare quotes), `tsv`, `csv`, `parquet`; `auto` picks one by the file's suffix.
+titles hold bare quotes), `tsv`, `csv`, `parquet`; `auto` picks one by the file's suffix. A folder
+is read as the Parquet parts in it (`part-00000.parquet`, ...).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from training.schema import DatasetSchema, EntityTable, LabelSpec, TableFormat
@@ -176,7 +178,10 @@ def _numbers(column: pa.ChunkedArray, name: str, path: Path) -> np.ndarray:
 
 
 def _read_columns(path: Path, fmt: TableFormat, columns: Sequence[str]) -> pa.Table:
-    """The named columns of one table file; text formats yield strings only."""
+    """The named columns of one table file (or folder of Parquet parts); text formats yield
+    strings only."""
+    if path.is_dir():
+        return _read_parquet_parts(path, fmt, list(dict.fromkeys(columns)))
     if not path.is_file():
         raise DataError(f"file not found: {path}")
     fmt = _resolve_format(path, fmt)
@@ -204,6 +209,22 @@ def _read_columns(path: Path, fmt: TableFormat, columns: Sequence[str]) -> pa.Ta
         )
     except pa.ArrowException as exc:
         raise DataError(f"cannot read {path} as {fmt}: {exc}") from exc
+
+
+def _read_parquet_parts(folder: Path, fmt: TableFormat, columns: list[str]) -> pa.Table:
+    """A table written as a folder of `*.parquet` parts (other files in it are ignored)."""
+    if fmt not in ("auto", "parquet"):
+        raise DataError(f"{folder} is a folder: only Parquet parts can be read from one, "
+                        f"not {fmt}")
+    parts = sorted(folder.glob("*.parquet"))
+    if not parts:
+        raise DataError(f"no *.parquet parts in the folder {folder}")
+    try:
+        dataset = ds.dataset(parts, format="parquet")
+        _require(columns, dataset.schema.names, folder)
+        return dataset.to_table(columns=columns)
+    except pa.ArrowException as exc:
+        raise DataError(f"cannot read the Parquet parts in {folder}: {exc}") from exc
 
 
 def _resolve_format(path: Path, fmt: TableFormat) -> TableFormat:
