@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,10 @@ class TowerSpec:
         return len(self.cat_vocab) + len(self.seq_vocab)
 
 
+_BEFORE_THE_FIELD: dict[str, Any] = {"share_history": False, "interest_heads": False,
+                                      "maxsim": "user"}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of IntTower (README, "The model"). Defaults are the serving-cost defaults."""
@@ -45,20 +49,33 @@ class ModelConfig:
     light_se: bool = True
     # False scores with a plain dot product of the last user head set and the item heads (ablation).
     fe_block: bool = True
-    # The user's history looks its items up in the item tower's id table (YouTube-DNN) instead of
-    # a table of its own. Item vectors stay precomputed: the user tower reads the table online.
+    # The user's history (where the schema has one) looks its items up in the item tower's id
+    # table (YouTube-DNN) instead of a table of its own. Item vectors stay precomputed: the user
+    # tower reads the table online.
     share_history: bool = False
+    # H_u more user heads built from the history by attention (one learned query per head, one
+    # interest each), scored as one more layer of user heads.
+    interest_heads: bool = False
+    # Which side's heads take the max in the FE-Block: "user" (the paper: each user head its best
+    # item head) or "item" (each item head its best user row).
+    maxsim: Literal["user", "item"] = "user"
 
     @property
     def layers(self) -> int:
         return len(self.hidden)
+
+    @property
+    def user_layers(self) -> int:
+        """Sets of H_u user heads: one per hidden layer, one more with interest heads."""
+        return self.layers + int(self.interest_heads)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        data = dict(data)
+        # A bundle written before a field existed was trained as that field's first value.
+        data = {**_BEFORE_THE_FIELD, **data}
         towers = {k: TowerSpec(**{f: tuple(v) if isinstance(v, list) else v
                                   for f, v in data.pop(k).items()})
                   for k in ("user", "item")}

@@ -16,17 +16,21 @@ import torch
 from torch import Tensor
 
 
-def score_pairs(user_heads: Tensor, item_heads: Tensor, fe_block: bool = True) -> Tensor:
+def score_pairs(user_heads: Tensor, item_heads: Tensor, fe_block: bool = True,
+                maxsim: str = "user") -> Tensor:
     """Aligned pairs: (B, L, Hu, d) x (B, Hi, d) -> (B,)."""
     if not fe_block:
         return (user_heads[:, -1].flatten(1) * item_heads.flatten(1)).sum(-1)
-    # (B, L, Hu, d) x (B, Hi, d) -> (B, L, Hu, Hi): every user head against every item head.
-    sim = torch.einsum("blhd,bkd->blhk", user_heads, item_heads)
-    return sim.amax(dim=-1).sum(dim=(1, 2))
+    # (B, L*Hu, d) x (B, Hi, d) -> (B, L*Hu, Hi): every user head against every item head.
+    sim = torch.einsum("brd,bkd->brk", user_heads.flatten(1, 2), item_heads)
+    if maxsim == "item":
+        return sim.amax(dim=1).sum(dim=-1)
+    return sim.amax(dim=-1).sum(dim=-1)
 
 
 def score_one_vs_n(
-    user_stack: Tensor, item_heads: Tensor, fe_block: bool = True, user_heads: int | None = None
+    user_stack: Tensor, item_heads: Tensor, fe_block: bool = True, user_heads: int | None = None,
+    maxsim: str = "user",
 ) -> Tensor:
     """One user against N candidates: (L*Hu, d) x (N, Hi, d) -> (N,).
 
@@ -39,4 +43,6 @@ def score_one_vs_n(
         return item_heads.flatten(1) @ last  # (N, Hi*d) @ (Hi*d,) -> (N,)
     # (N, Hi, d) @ (d, R) -> (N, Hi, R); max over item heads, sum over the R user rows.
     sim = torch.matmul(item_heads, user_stack.T)
+    if maxsim == "item":
+        return sim.amax(dim=-1).sum(dim=-1)
     return sim.amax(dim=1).sum(dim=-1)

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from model.config import ModelConfig
 from model.inputs import Batch, TowerInputs
 from model.interaction import score_one_vs_n, score_pairs
+from model.interest_heads import InterestHeads
 from model.item_term import ItemTerm, item_offsets
 from model.layers import Tower
 
@@ -40,6 +41,10 @@ class IntTower(nn.Module):
         super().__init__()
         if not config.fe_block and config.user_heads != config.item_heads:
             raise ValueError("the dot-product ablation needs user_heads == item_heads")
+        if config.maxsim not in ("user", "item"):
+            raise ValueError(f"maxsim is 'user' or 'item', not {config.maxsim!r}")
+        if config.interest_heads and config.user.history is None:
+            raise ValueError("interest heads are built from the user history: the schema has none")
         self.config = config
         c = config
         self.user_tower = Tower(c.user, c.embed_dim, c.hidden, c.dropout, c.light_se)
@@ -48,7 +53,9 @@ class IntTower(nn.Module):
         self.item_proj = nn.Linear(c.hidden[-1], c.item_heads * c.head_dim)
         self.bias = nn.Parameter(torch.zeros(()))
         self.item_term = ItemTerm(c.item.score_dim) if c.item.score_dim else None
-        if c.share_history:
+        self.interests = (InterestHeads(c.embed_dim, c.user_heads, c.head_dim)
+                          if c.interest_heads else None)
+        if c.share_history and c.user.history is not None:
             self._share_history_table()
         # The score sums L*Hu maxima of d-dim dot products: with default init it starts at tens,
         # saturating the sigmoid (initial loss well above log 2) and hurting calibration. Small
@@ -63,14 +70,19 @@ class IntTower(nn.Module):
         c = self.config
         ids = self.item_tower.embedding.cat[0]
         if c.user.history is None or c.user.seq_vocab[c.user.history] != ids.num_embeddings:
-            raise ValueError("share_history needs a user history over the item id vocabulary")
+            raise ValueError("share_history needs a history over the item id vocabulary")
         self.user_tower.embedding.seq[c.user.history] = ids
 
     def encode_user(self, x: TowerInputs) -> Encoded:
         out = self.user_tower(x)
         c = self.config
         heads = [proj(h) for proj, h in zip(self.user_proj, out.hidden, strict=True)]
-        stacked = torch.stack(heads, dim=1).view(-1, c.layers, c.user_heads, c.head_dim)
+        if self.interests is not None:
+            ids = x.seq[c.user.history]  # (B, M)
+            rows = self.user_tower.embedding.seq[c.user.history](ids)  # (B, M, E)
+            # First, so that heads[:, -1] stays the last hidden layer's (CIR, the dot product).
+            heads.insert(0, self.interests(rows, ids > 0))
+        stacked = torch.stack(heads, dim=1).view(-1, c.user_layers, c.user_heads, c.head_dim)
         return Encoded(stacked, out.emb_sq_norm)  # (B, L, Hu, d)
 
     def encode_item(self, x: TowerInputs) -> Encoded:
@@ -93,7 +105,8 @@ class IntTower(nn.Module):
                     offsets: Tensor | None = None) -> Tensor:
         """Aligned pairs: user heads (B, L, Hu, d) x item heads (B, Hi, d) [+ the items' offsets
         (B,)] -> logits (B,)."""
-        logit = score_pairs(user_heads, item_heads, self.config.fe_block) + self.bias
+        c = self.config
+        logit = score_pairs(user_heads, item_heads, c.fe_block, c.maxsim) + self.bias
         return logit if offsets is None else logit + offsets
 
     def score_candidates(self, user_heads: Tensor, item_heads: Tensor,
@@ -102,5 +115,5 @@ class IntTower(nn.Module):
         -> logits (N,)."""
         c = self.config
         stack = user_heads.reshape(-1, c.head_dim)  # (L*Hu, d)
-        logit = score_one_vs_n(stack, item_heads, c.fe_block, c.user_heads) + self.bias
+        logit = score_one_vs_n(stack, item_heads, c.fe_block, c.user_heads, c.maxsim) + self.bias
         return logit if offsets is None else logit + offsets

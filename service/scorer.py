@@ -202,7 +202,7 @@ class Scorer:
         computed once here, by the same backend as per request.
         """
         c, users = self.bundle.config, self.bundle.users
-        shape = (len(users), c.layers, c.user_heads, c.head_dim)
+        shape = (len(users), c.user_layers, c.user_heads, c.head_dim)
         if np.prod(shape) * 4 > budget_mb * 2**20:
             return None
         heads = np.empty(shape, np.float32)

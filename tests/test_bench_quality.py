@@ -39,7 +39,13 @@ def test_ablation_grid_trains_each_configuration_once() -> None:
     assert f"heads {default_heads} (d=32)" not in names and "CIR weight 0" not in names
     assert f"CIR weight {default_cir:g}" not in names
     assert {"no Light-SE", "no FE-Block (dot product)", "no CIR"} <= set(names)
-    assert len(grid) == 3 + 1 + (len(HEADS) - 1) + (len(CIR_WEIGHTS) - 2) + 3
+    # Options listed in both settings (history table, MaxSim direction) train only the other.
+    assert ("MaxSim per item head" in names) != ("MaxSim per user head (the paper)" in names)
+    assert (("history in the item id table" in names)
+            != ("history in its own table" in names))
+    # default, 3 switched off, heads, CIR weights, history table, MaxSim direction, interest
+    # heads, dropout, learning rate
+    assert len(grid) == 1 + 3 + (len(HEADS) - 1) + (len(CIR_WEIGHTS) - 2) + 1 + 1 + 1 + 1 + 1
 
 
 def _result(family: str, variant: str, seed: int, valid_auc: float, test_auc: float

@@ -14,16 +14,22 @@ def test_maxsim_matches_a_hand_computed_case() -> None:
     expected = torch.tensor([8.0])
     assert torch.equal(score_pairs(user[None], item[None]), expected)
     assert torch.equal(score_one_vs_n(user.reshape(-1, 2), item[None]), expected)
+    # per item head, over all four user rows: max(2, 0, 2, -2) + max(0, 3, 3, 0) = 5
+    per_item = torch.tensor([5.0])
+    assert torch.equal(score_pairs(user[None], item[None], maxsim="item"), per_item)
+    assert torch.equal(score_one_vs_n(user.reshape(-1, 2), item[None], maxsim="item"), per_item)
 
 
 @pytest.mark.parametrize(("layers", "user_heads", "item_heads"), [(3, 4, 4), (1, 2, 5), (2, 8, 1)])
-def test_pairs_and_one_vs_n_agree(layers: int, user_heads: int, item_heads: int) -> None:
+@pytest.mark.parametrize("maxsim", ["user", "item"])
+def test_pairs_and_one_vs_n_agree(layers: int, user_heads: int, item_heads: int,
+                                  maxsim: str) -> None:
     gen = torch.Generator().manual_seed(0)
     n, d = 37, 16
     user = torch.randn(layers, user_heads, d, generator=gen)
     items = torch.randn(n, item_heads, d, generator=gen)
-    paired = score_pairs(user.expand(n, -1, -1, -1), items)
-    one_vs_n = score_one_vs_n(user.reshape(-1, d), items)
+    paired = score_pairs(user.expand(n, -1, -1, -1), items, maxsim=maxsim)
+    one_vs_n = score_one_vs_n(user.reshape(-1, d), items, maxsim=maxsim)
     torch.testing.assert_close(one_vs_n, paired, rtol=1e-5, atol=1e-5)
 
 

@@ -47,6 +47,26 @@ def test_the_host_path_serves_the_fe_block_on_cpu_and_torch_everything_else(
     assert isinstance(backend_for(ablation, SlicePool(1, 1)), TorchBackend)
 
 
+def test_the_maxsim_per_item_head_scores_alike_on_host_and_torch_and_unlike_per_user_head(
+    bundle: Bundle, trained_artifacts: Path
+) -> None:
+    per_item = load_bundle(store.current_path(trained_artifacts))
+    per_item.model.config = replace(per_item.config, maxsim="item")
+    host, reference = HostBackend(per_item, SlicePool(1, 1)), TorchBackend(per_item)
+    user_heads = host.user_heads(bundle.users.take(np.array([3])))[0]
+    rows = np.random.default_rng(1).integers(0, len(bundle.items), 300)
+    logits = host.logits(user_heads, rows)
+    np.testing.assert_allclose(logits, reference.logits(user_heads, rows), rtol=1e-5, atol=1e-5)
+    per_user = HostBackend(bundle, SlicePool(1, 1)).logits(user_heads, rows)
+    assert bundle.config.maxsim == "user" and not np.allclose(logits, per_user, atol=1e-3)
+
+
+def test_interest_heads_are_served_by_the_torch_module(trained_artifacts: Path) -> None:
+    interests = load_bundle(store.current_path(trained_artifacts))
+    interests.model.config = replace(interests.config, interest_heads=True)
+    assert isinstance(backend_for(interests, SlicePool(1, 1)), TorchBackend)
+
+
 def test_precomputed_known_user_heads_score_exactly_as_the_per_request_tower(
     bundle: Bundle,
 ) -> None:

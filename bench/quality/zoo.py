@@ -113,7 +113,8 @@ def family_variants(family: str, item_stats: tuple[ItemStat | None, ...] = (None
 
 def ablation_grid() -> list[Variant]:
     """IntTower's ablations (Light-SE, FE-Block, CIR, heads, CIR weight, the history's table,
-    dropout, learning rate), starting with the default configuration. A point equal to an
+    the MaxSim direction, interest heads, dropout, learning rate), starting with the default
+    configuration. A point equal to an
     earlier one (heads 4 = the default, CIR weight 0 = no CIR) is trained once, under that
     name."""
     grid = [
@@ -125,7 +126,12 @@ def ablation_grid() -> list[Variant]:
                                                     "head_dim": 32}) for h in HEADS),
         *(Variant("inttower", f"CIR weight {w:g}", loss=LossConfig(cir_weight=w))
           for w in CIR_WEIGHTS),
+        # Each option in both settings: the one equal to the default is trained once, as it.
         Variant("inttower", "history in the item id table", {"share_history": True}),
+        Variant("inttower", "history in its own table", {"share_history": False}),
+        Variant("inttower", "MaxSim per item head", {"maxsim": "item"}),
+        Variant("inttower", "MaxSim per user head (the paper)", {"maxsim": "user"}),
+        Variant("inttower", "interest heads", {"interest_heads": True}),
         Variant("inttower", "dropout 0.4", {"dropout": 0.4}),
         Variant("inttower", "lr ×0.3", lr_scale=0.3),
     ]
