@@ -181,14 +181,19 @@ def refresh_users_cmd(
     interactions: Annotated[Path, typer.Option(
         help="The users' whole interaction log up to now (not a delta), laid out like the "
              "training interactions.")],
+    events: Annotated[Path | None, typer.Option(
+        help="For a model with event sequences: the users' whole behaviour log up to now, laid "
+             "out like the training events table (a file or a folder of Parquet parts).")] = None,
     artifacts: ArtifactsOpt = Path("artifacts"),
 ) -> None:
     """Recompute the users' histories and rates from a newer log; publish a child bundle."""
     from model.store import BundleError
-    from training.refresh_users import read_interaction_log, refresh_users
+    from training.refresh_users import read_event_log, read_interaction_log, refresh_users
 
     try:
-        version = refresh_users(artifacts, read_interaction_log(artifacts, interactions))
+        version = refresh_users(
+            artifacts, read_interaction_log(artifacts, interactions),
+            read_event_log(artifacts, events) if events is not None else None)
     except (BundleError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(version)

@@ -124,6 +124,9 @@ def publish_bundle(artifacts: Path, content: BundleContent, metrics: dict[str, A
         "item_index": index.describe(),
         "num_users": len(content.users),
         "user_history": _history_manifest(content.user_codec),
+        # Event sequences a request's user_features may send: lists of raw tokens.
+        "user_sequences": [{"field": q.column, "max_len": q.max_len, "vocab_size": q.size}
+                           for q in content.user_codec.sequences],
         "metrics": metrics or {},
         **(extra or {}),
     }

@@ -41,7 +41,8 @@ class TokenCodec:
         values = values.fillna("").astype(str)
         return values.str[: self.prefix] if self.prefix else values
 
-    def _lookup(self, tokens: pd.Series) -> np.ndarray:
+    def lookup(self, tokens: pd.Series) -> np.ndarray:
+        """(N,) tokens as written -> (N,) int64 indices, OOV where unseen."""
         index = pd.Index(self.vocab).get_indexer(tokens)  # -1 where unseen
         return np.where(index < 0, OOV, index + 2).astype(np.int64)
 
@@ -49,14 +50,14 @@ class TokenCodec:
         """(N,) raw strings -> (N,) int64, or (N, max_len) int64 right-padded for multi fields."""
         tokens = self.tokens(values)
         if not self.multi:
-            return self._lookup(tokens)
+            return self.lookup(tokens)
         lists = tokens.reset_index(drop=True).str.split(self.sep)
         flat = lists.map(lambda ts: [t for t in ts if t][: self.max_len]).explode().dropna()
         out = np.zeros((len(values), self.max_len), dtype=np.int64)  # (N, M), 0 = padding
         if len(flat):
             rows = flat.index.to_numpy()  # position of the source row, repeated per token
             cols = flat.groupby(level=0).cumcount().to_numpy()
-            out[rows, cols] = self._lookup(flat.astype(str))
+            out[rows, cols] = self.lookup(flat.astype(str))
         return out
 
 
@@ -125,6 +126,9 @@ class TowerCodec:
     history: HistoryCodec | None = None  # user tower only
     # Where the label statistic goes: a tower input, or (items) the per-candidate score term's
     label_stat_in: Literal["tower", "score"] = "tower"
+    # User sequence fields read from an events table (training.schema.EventsTable), each named
+    # by its `column`, its tokens most recent first; user tower only.
+    sequences: tuple[TokenCodec, ...] = ()
 
     @property
     def layout(self) -> TableLayout:
@@ -133,7 +137,8 @@ class TowerCodec:
                               [t.column for t in self.tokens if t.multi],
                               [n.column for n in self.numeric],
                               self.history.column if self.history is not None else None,
-                              self.label_stat_in if self.label_stat is not None else None)
+                              self.label_stat_in if self.label_stat is not None else None,
+                              [q.column for q in self.sequences])
 
     @property
     def spec(self) -> TowerSpec:
@@ -142,21 +147,26 @@ class TowerCodec:
         seq = [t.size for t in self.tokens if t.multi]
         if self.history is not None:
             seq.append(self.history.vocab_size)
+        seq += [q.size for q in self.sequences]
         layout = self.layout
         return TowerSpec(tuple(c.size for c in cat), tuple(seq), layout.num_dim,
                          layout.score_dim, layout.history)
 
     @property
     def columns(self) -> list[str]:
-        """Raw feature columns this tower reads (besides the id); the history's name last."""
+        """Raw feature columns this tower reads (besides the id); the history's name, then the
+        event sequences' names last."""
         history = [self.history.column] if self.history is not None else []
-        return [c.column for c in (*self.tokens, *self.numeric)] + history
+        return ([c.column for c in (*self.tokens, *self.numeric)] + history
+                + [q.column for q in self.sequences])
 
     def encode(self, table: pd.DataFrame, stats: tuple[np.ndarray, np.ndarray] | None = None,
-               history: np.ndarray | None = None) -> EncodedTable:
+               history: np.ndarray | None = None,
+               sequences: list[np.ndarray] | None = None) -> EncodedTable:
         """Raw entity table (index = raw id) -> encoded rows, in `layout` order. `stats`: each
-        row's (count, positives) of train events; `history`: (N, max_len) item tokens, 0-padded.
-        Either missing means no events: the prior, an empty history."""
+        row's (count, positives) of train events; `history`: (N, max_len) item tokens, 0-padded;
+        `sequences`: one (N, max_len) token array per event sequence. Each missing means no
+        events: the prior, empty sequences."""
         ids = table.index.astype(str)
         cat = [self.id.encode(pd.Series(ids, index=table.index))]
         cat += [t.encode(table[t.column]) for t in self.tokens if not t.multi]
@@ -164,6 +174,8 @@ class TowerCodec:
         if self.history is not None:
             seq.append(history if history is not None
                        else np.zeros((len(table), self.history.max_len), np.int64))
+        seq += (sequences if sequences is not None
+                else [np.zeros((len(table), q.max_len), np.int64) for q in self.sequences])
         num = [n.encode(table[n.column])[:, None] for n in self.numeric]
         score = None
         if self.label_stat is not None:
@@ -203,6 +215,7 @@ class TowerCodec:
             label_stat=TargetStatCodec(**stat) if stat else None,
             history=HistoryCodec(**history) if history else None,
             label_stat_in=data.get("label_stat_in", "tower"),
+            sequences=tuple(token(q) for q in data.get("sequences", ())),
         )
 
 

@@ -24,6 +24,7 @@ class TableLayout:
     seq: Mapping[str, int]  # raw column (or the history's name) -> its array in `seq`
     num: Mapping[str, int]  # raw numeric column -> its column of `num`
     history: int | None  # the user's recent positive items: an index into `seq`
+    sequences: Mapping[str, int]  # event sequence name -> its array in `seq` (after the history)
     # The ordered target statistic's (rate, log-count): columns of `num` (a tower input) or
     # of `score` (the per-candidate score term's input, model.item_term); None without one.
     label_stat: slice | None
@@ -34,18 +35,21 @@ class TableLayout:
     @classmethod
     def of(cls, id_column: str, singles: Sequence[str], multis: Sequence[str],
            numerics: Sequence[str], history: str | None,
-           label_stat: Literal["tower", "score"] | None) -> TableLayout:
+           label_stat: Literal["tower", "score"] | None,
+           sequences: Sequence[str] = ()) -> TableLayout:
         """The layout `TowerCodec.encode` writes: the id, then single-valued fields; multi-valued
-        fields, then the history; numeric columns, then the statistic's two columns when it is a
-        tower input, else the statistic alone in `score`."""
+        fields, then the history, then the event sequences; numeric columns, then the
+        statistic's two columns when it is a tower input, else the statistic alone in `score`."""
         seq = {name: j for j, name in enumerate(multis)}
         if history is not None:
             seq[history] = len(multis)
+        events = {name: len(seq) + j for j, name in enumerate(sequences)}
+        seq.update(events)
         tower = label_stat == "tower"
         start = len(numerics) if tower else 0
         return cls(cat={name: j for j, name in enumerate([id_column, *singles])}, seq=seq,
                    num={name: j for j, name in enumerate(numerics)},
-                   history=len(multis) if history is not None else None,
+                   history=len(multis) if history is not None else None, sequences=events,
                    label_stat=slice(start, start + 2) if label_stat else None,
                    label_stat_in=None if label_stat is None else "num" if tower else "score",
                    num_dim=len(numerics) + (2 if tower else 0),

@@ -144,7 +144,8 @@ def _feature_value(value: object) -> object:
         return _coerce_ids(value)
     kind = _JSON_KINDS.get(type(value), type(value).__name__)
     raise PydanticCustomError("feature_type", f"{kind}; a feature is a string, a number, null "
-                                              "or (the history) a list of item ids")
+                                              "or (the history, an event sequence) a list of "
+                                              "item ids or tokens")
 
 
 RawFeature = Annotated[Any, PlainValidator(_feature_value), WithJsonSchema({"anyOf": [
@@ -156,7 +157,8 @@ UserFeatures = Annotated[
         max_length=MAX_FEATURES,
         description="Fresh raw user features, as in training: categorical values as strings "
         "(multi-valued ones joined by their separator), numbers as numbers, the history "
-        "(GET /model's user_history.field) as a list of item ids, most recent first. They "
+        "(GET /model's user_history.field) as a list of item ids and an event sequence as a "
+        "list of tokens, most recent first. They "
         "override the stored row's fields for a known user and fill the default row of an "
         "unknown one; the user tower then runs on them. Fields not given keep the stored "
         "(or missing) values.",
@@ -274,6 +276,8 @@ class ModelResponse(BaseModel):
     config: dict[str, Any]  # the architecture (ModelConfig)
     item_index: dict[str, Any]
     user_history: dict[str, Any] | None  # field, max_len, vocabulary of the user history
+    # field, max_len, vocab_size of each event sequence (lists of raw tokens in user_features)
+    user_sequences: list[dict[str, Any]]
     metrics: dict[str, Any]
 
 

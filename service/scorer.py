@@ -160,6 +160,7 @@ class Scorer:
             "config": manifest["model_config"],
             "item_index": self._backend.index.describe(),
             "user_history": manifest.get("user_history"),
+            "user_sequences": manifest.get("user_sequences", []),
             "metrics": manifest.get("metrics", {}),
         }
 

@@ -7,7 +7,9 @@ field the request gives replaces that field's encoded value:
   separator), or an integer or number, which counts as its decimal string, as in training;
 - a numeric column: a number, or null for missing (the train mean);
 - the history: a list of raw item ids, most recent first; ids the item vocabulary lacks are OOV,
-  and only the `max_len` most recent are kept.
+  and only the `max_len` most recent are kept;
+- an event sequence (a schema's `events`, e.g. the categories of the latest behaviour): a list
+  of raw tokens, most recent first, read the same way against the sequence's vocabulary.
 The label statistic is not a request field: it stays the stored one (the prior for an unknown
 user) until `inttower refresh-users` recomputes it from the interaction log.
 
@@ -85,15 +87,23 @@ def _numeric_writer(codec: NumericCodec, position: int) -> _Write:
     return write
 
 
-def _history_writer(column: str, max_len: int, position: int,
-                    item_tokens: Callable[[Sequence[str]], np.ndarray]) -> _Write:
+def _recent_writer(column: str, max_len: int, position: int,
+                   tokens: Callable[[Sequence[str]], np.ndarray], what: str) -> _Write:
+    """A list field, most recent first (the history's item ids, an event sequence's tokens)."""
     def write(value: Any, row: _Row) -> None:
         if not isinstance(value, list):
-            raise _field_error(column, "expected a list of item ids, most recent first")
+            raise _field_error(column, f"expected a list of {what}, most recent first")
         recent = [str(v) for v in value[:max_len]]  # the request model made them strings
         row.seq[position][:] = 0
-        row.seq[position][: len(recent)] = item_tokens(recent)
+        row.seq[position][: len(recent)] = tokens(recent)
     return write
+
+
+def _sequence_writer(codec: TokenCodec, position: int) -> _Write:
+    lookup = {token: index + 2 for index, token in enumerate(codec.vocab)}
+    return _recent_writer(
+        codec.column, codec.max_len, position,
+        lambda recent: np.array([lookup.get(t, OOV) for t in recent], np.int64), "tokens")
 
 
 class UserFeatureEncoder:
@@ -112,8 +122,11 @@ class UserFeatureEncoder:
                                             else layout.cat[t.column]) for t in codec.tokens}
         writers |= {n.column: _numeric_writer(n, layout.num[n.column]) for n in codec.numeric}
         if codec.history is not None and layout.history is not None:
-            writers[codec.history.column] = _history_writer(
-                codec.history.column, codec.history.max_len, layout.history, item_tokens)
+            writers[codec.history.column] = _recent_writer(
+                codec.history.column, codec.history.max_len, layout.history, item_tokens,
+                "item ids")
+        writers |= {q.column: _sequence_writer(q, layout.sequences[q.column])
+                    for q in codec.sequences}
         self._writers = writers
         self.history_field = codec.history.column if codec.history is not None else None
 

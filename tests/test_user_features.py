@@ -85,3 +85,17 @@ def test_a_wrong_type_or_an_unknown_field_is_refused_by_name(features: dict[str,
     with pytest.raises(InvalidUserFeatures) as refused:
         encoder.encode("u1", 0, features)
     assert refused.value.field == f"user_features.{field}"
+
+
+def test_an_event_sequence_is_a_list_of_tokens_most_recent_first() -> None:
+    codec = TowerCodec(id=TokenCodec("user_id", ("u1",)),
+                       sequences=(TokenCodec("cate", ("c1", "c2", "c3"), multi=True, max_len=3),))
+    stored = codec.encode(pd.DataFrame(index=pd.Index(["u1"])),
+                          sequences=[np.array([[4, 2, 0]])])  # c3, c1
+    encoder = UserFeatureEncoder(codec, stored, _item_tokens)
+    fresh = encoder.encode("u1", 0, {"cate": ["c2", "c9", 1, "c3", "c1"]})
+    np.testing.assert_array_equal(fresh.seq[codec.layout.sequences["cate"]], [[3, OOV, OOV]])
+    _assert_same(encoder.encode("u1", 0, {}), stored)
+    with pytest.raises(InvalidUserFeatures, match="list of tokens") as caught:
+        encoder.encode("u1", 0, {"cate": "c1 c2"})
+    assert caught.value.field == "user_features.cate"

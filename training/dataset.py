@@ -26,18 +26,18 @@ class _TableTensors:
         self.seq = [torch.tensor(s).to(device) for s in table.seq]
 
     def gather(self, rows: Tensor, num: Tensor, score: Tensor | None = None,
-               history: tuple[int, Tensor] | None = None) -> TowerInputs:
-        """The table's rows with the split's `num` and `score` features; `history` (field,
-        (B, M) tokens), when given, replaces that multi-valued field."""
+               windows: tuple[tuple[int, Tensor], ...] = ()) -> TowerInputs:
+        """The table's rows with the split's `num` and `score` features; each of `windows`
+        (field, (B, M) tokens) replaces that multi-valued field (the history, event sequences)."""
         seq = [s.index_select(0, rows) for s in self.seq]
-        if history is not None:
-            field, tokens = history
+        for field, tokens in windows:
             seq[field] = tokens
         return TowerInputs(self.cat.index_select(0, rows), tuple(seq), num, score)
 
 
 class HistoryWindows:
-    """A split's RowHistory as tensors: each row's most recent positives, gathered per batch."""
+    """A split's RowHistory as tensors: each row's most recent positives (or event tokens),
+    gathered per batch."""
 
     def __init__(self, history: RowHistory, max_len: int, device: torch.device) -> None:
         self.field = history.field
@@ -70,9 +70,9 @@ class BatchSource:
         self.item_score = (torch.tensor(split.item_score).to(device)
                            if split.item_score is not None else None)
         self.label = torch.tensor(split.label).to(device)
-        self.history = (HistoryWindows(split.history, users.seq[split.history.field].shape[1],
-                                       device)
-                        if split.history is not None else None)
+        row_windows = (*([split.history] if split.history is not None else []), *split.sequences)
+        self.windows = [HistoryWindows(w, users.seq[w.field].shape[1], device)
+                        for w in row_windows]
         self.device = device
 
     def __len__(self) -> int:
@@ -97,13 +97,12 @@ class BatchSource:
             idx = order[start:start + batch_size]
             user_row = self.user_row.index_select(0, idx)
             item_row = self.item_row.index_select(0, idx)
-            history = ((self.history.field, self.history.gather(idx))
-                       if self.history is not None else None)
+            windows = tuple((w.field, w.gather(idx)) for w in self.windows)
             score = (self.item_score.index_select(0, idx)
                      if self.item_score is not None else None)
             yield Batch(
                 user=self.users.gather(user_row, self.user_num.index_select(0, idx),
-                                       history=history),
+                                       windows=windows),
                 item=self.items.gather(item_row, self.item_num.index_select(0, idx), score),
                 item_key=item_row,
                 label=self.label.index_select(0, idx),

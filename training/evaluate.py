@@ -104,7 +104,8 @@ def evaluate_bundle(bundle: Bundle, held_out: HeldOut = HeldOut.test,
     user_rows, item_rows, pairs = user_rows[held], item_rows[held], pairs[held]
     stored = bundle.users.take(user_rows)
     state = users_as_of(bundle.user_codec, bundle.items, raw.interactions,
-                        pairs["user_id"].to_numpy(), pairs["timestamp"].to_numpy(np.int64))
+                        pairs["user_id"].to_numpy(), pairs["timestamp"].to_numpy(np.int64),
+                        raw.events, data_schema.events.sequences if data_schema.events else ())
     users = {EvalMode.cutoff: stored,
              EvalMode.online: with_state(bundle.user_codec.layout, stored, state)}
     labels = pairs["label"].to_numpy(np.float32)

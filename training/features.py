@@ -29,8 +29,9 @@ from model.features import (
     TokenCodec,
     TowerCodec,
 )
-from model.layout import ID
+from model.layout import ID, TableLayout
 from training.as_of import AFTER_ALL, PriorEvents, prior_events, recent_tokens
+from training.event_sequences import SequenceEvents, fit_sequence
 from training.schema import EntityTable, FeatureColumn, FeatureKind
 from training.split import EvalMode, HeldOut
 from training.tables import RawData
@@ -71,6 +72,7 @@ class EncodedSplit:
     label: np.ndarray  # (N,) float32
     history: RowHistory | None = None  # replaces the user table's history field, row by row
     item_score: np.ndarray | None = None  # (N, S) float32: the items' score-term features
+    sequences: tuple[RowHistory, ...] = ()  # each replaces an event sequence field, row by row
 
     def __len__(self) -> int:
         return len(self.label)
@@ -122,7 +124,8 @@ def _fit_label_stat(count: np.ndarray, positives: np.ndarray, prior: float) -> T
 
 def fit_tower(table: EntityTable, train_entities: pd.DataFrame,
               label_stat: TargetStatCodec | None = None,
-              history: HistoryCodec | None = None) -> TowerCodec:
+              history: HistoryCodec | None = None,
+              sequences: tuple[TokenCodec, ...] = ()) -> TowerCodec:
     """Codec from the raw rows of the entities seen in train (index = raw id)."""
     ids = tuple(sorted(train_entities.index.astype(str)))
     return TowerCodec(
@@ -134,6 +137,7 @@ def fit_tower(table: EntityTable, train_entities: pd.DataFrame,
         label_stat=label_stat,
         history=history,
         label_stat_in=table.label_rate_in,
+        sequences=sequences,
     )
 
 
@@ -146,6 +150,7 @@ class _Side:
     row: np.ndarray  # (N_inter,) int64 table row of each interaction
     stat: np.ndarray | None  # (N_inter, 2) float32 as-of label statistic columns
     history: RowHistory | None
+    sequences: tuple[RowHistory, ...] = ()  # per event sequence, every interaction row's window
 
 
 def _prior(row: np.ndarray, raw: RawData, train_rows: np.ndarray, entities: int) -> PriorEvents:
@@ -161,22 +166,27 @@ def _prior(row: np.ndarray, raw: RawData, train_rows: np.ndarray, entities: int)
 
 
 def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: str,
-                 train_rows: np.ndarray, prior: float, items: _Side | None = None) -> _Side:
-    """One tower; `items`, the encoded item side, for the user tower's history field."""
+                 train_rows: np.ndarray, prior: float, items: _Side | None = None,
+                 sequences: tuple[tuple[TokenCodec, SequenceEvents], ...] = ()) -> _Side:
+    """One tower; `items`, the encoded item side, for the user tower's history field;
+    `sequences`, the user tower's event sequences (codec and events)."""
     inter = raw.interactions
     row = pd.Index(entities.index).get_indexer(inter[key].to_numpy()).astype(np.int64)
     train_entities = entities.loc[entities.index.isin(inter[key].iloc[train_rows].unique())]
     spec = table.history if items is not None else None
+    codecs = tuple(c for c, _ in sequences)
     if not table.label_rate and spec is None:  # no interaction statistic to compute
-        codec = fit_tower(table, train_entities)
-        return _Side(codec, codec.encode(entities), row, None, None)
+        codec = fit_tower(table, train_entities, sequences=codecs)
+        windows, stored = _sequence_windows(raw, row, train_rows, sequences, codec.layout)
+        return _Side(codec, codec.encode(entities, sequences=stored), row, None, None, windows)
     events = _prior(row, raw, train_rows, len(entities))
     n = len(inter)  # queries [0, n) are the interaction rows, [n, n + entities) the cutoff
     stat_codec = (_fit_label_stat(events.count[train_rows], events.positives[train_rows], prior)
                   if table.label_rate else None)
     history_codec = (HistoryCodec(spec.name, spec.max_len, items.codec.id.size)
                      if spec is not None and items is not None else None)
-    codec = fit_tower(table, train_entities, stat_codec, history_codec)
+    codec = fit_tower(table, train_entities, stat_codec, history_codec, codecs)
+    windows, stored = _sequence_windows(raw, row, train_rows, sequences, codec.layout)
 
     history = cutoff_history = None
     if history_codec is not None and items is not None:
@@ -188,10 +198,54 @@ def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: 
                              length[:n], field)
         cutoff_history = recent_tokens(events.select(slice(n, None)), event_tokens,
                                        history_codec.max_len)
-    encoded = codec.encode(entities, (events.count[n:], events.positives[n:]), cutoff_history)
+    encoded = codec.encode(entities, (events.count[n:], events.positives[n:]), cutoff_history,
+                           stored)
     stat = (stat_codec.columns(events.count[:n], events.positives[:n])
             if stat_codec is not None else None)
-    return _Side(codec, encoded, row, stat, history)
+    return _Side(codec, encoded, row, stat, history, windows)
+
+
+def _train_cutoff(raw: RawData, train_rows: np.ndarray) -> int:
+    """The time a stored table's state is at: just after the last train row."""
+    return int(raw.interactions["timestamp"].to_numpy(np.int64)[train_rows].max()) + 1
+
+
+def _event_sequences(raw: RawData, train_rows: np.ndarray
+                     ) -> tuple[tuple[TokenCodec, SequenceEvents], ...]:
+    """Each event sequence of the schema: its codec (fitted on the events before the train
+    cutoff) and its events, keyed by the users table's rows."""
+    spec = raw.schema.events
+    if spec is None or raw.events is None:
+        return ()
+    cutoff, users = _train_cutoff(raw, train_rows), pd.Index(raw.users.index)
+    codecs = [fit_sequence(raw.events, s, cutoff) for s in spec.sequences]
+    return tuple((c, SequenceEvents(raw.events, s, c, users))
+                 for s, c in zip(spec.sequences, codecs, strict=True))
+
+
+def _sequence_windows(raw: RawData, row: np.ndarray, train_rows: np.ndarray,
+                      sequences: tuple[tuple[TokenCodec, SequenceEvents], ...],
+                      layout: TableLayout
+                      ) -> tuple[tuple[RowHistory, ...], list[np.ndarray] | None]:
+    """Per event sequence: every interaction row's window of the events strictly before it,
+    and the stored (cutoff) tokens of every user (the rows of raw.users)."""
+    if not sequences:
+        return (), None
+    time = raw.interactions["timestamp"].to_numpy(np.int64)
+    users = len(raw.users)
+    cutoff = np.full(users, _train_cutoff(raw, train_rows), np.int64)
+    windows, stored = [], []
+    for codec, events in sequences:
+        before = events.as_of(row, time)
+        windows.append(RowHistory(events.token[before.positive_order], before.positive_end,
+                                  np.minimum(before.count, codec.max_len),
+                                  layout.sequences[codec.column]))
+        stored.append(events.recent(np.arange(users), cutoff))
+    return tuple(windows), stored
+
+
+def _windows(window: RowHistory, rows: np.ndarray) -> RowHistory:
+    return RowHistory(window.tokens, window.end[rows], window.length[rows], window.field)
 
 
 def _as_of(side: _Side, rows: np.ndarray
@@ -203,9 +257,7 @@ def _as_of(side: _Side, rows: np.ndarray
     score = None if side.table.score is None else side.table.score[table_row]
     if side.stat is not None:
         num, score = side.codec.layout.with_label_stat(num, score, side.stat[rows])
-    history = (RowHistory(side.history.tokens, side.history.end[rows], side.history.length[rows],
-                          side.history.field)
-               if side.history is not None else None)
+    history = _windows(side.history, rows) if side.history is not None else None
     return table_row, num, score, history
 
 
@@ -216,17 +268,21 @@ def _held_out(raw: RawData, users: _Side, items: _Side, rows: np.ndarray,
     label = raw.interactions["label"].to_numpy(np.float32)[rows]
     user_row, item_row = users.row[rows], items.row[rows]
     user_num, history, layout = users.table.num[user_row], None, users.codec.layout
+    sequences: tuple[RowHistory, ...] = ()
     if mode is EvalMode.online:
-        inter = raw.interactions
+        inter, events = raw.interactions, raw.schema.events
         state = users_as_of(users.codec, items.table, inter, inter["user_id"].to_numpy()[rows],
-                            inter["timestamp"].to_numpy(np.int64)[rows])
+                            inter["timestamp"].to_numpy(np.int64)[rows], raw.events,
+                            events.sequences if events is not None else ())
         if state.stat is not None:
             user_num, _ = layout.with_label_stat(user_num, None, state.stat)
         if state.history is not None and layout.history is not None:
             history = RowHistory.from_padded(state.history, layout.history)
+        sequences = tuple(RowHistory.from_padded(tokens, field) for tokens, field in
+                          zip(state.sequences, layout.sequences.values(), strict=True))
     item_score = None if items.table.score is None else items.table.score[item_row]
     return EncodedSplit(user_row, item_row, user_num, items.table.num[item_row], label, history,
-                        item_score)
+                        item_score, sequences)
 
 
 def encode_dataset(raw: RawData, split_rows: dict[str, np.ndarray]) -> EncodedData:
@@ -236,12 +292,13 @@ def encode_dataset(raw: RawData, split_rows: dict[str, np.ndarray]) -> EncodedDa
     prior = float(raw.interactions["label"].iloc[train_rows].mean())
     schema = raw.schema
     items = _encode_side(raw, schema.items, raw.items, "item_id", train_rows, prior)
-    users = _encode_side(raw, schema.users, raw.users, "user_id", train_rows, prior, items)
+    users = _encode_side(raw, schema.users, raw.users, "user_id", train_rows, prior, items,
+                         _event_sequences(raw, train_rows))
     label = raw.interactions["label"].to_numpy(np.float32)
     user_row, user_num, _, history = _as_of(users, train_rows)
     item_row, item_num, item_score, _ = _as_of(items, train_rows)
     train = EncodedSplit(user_row, item_row, user_num, item_num, label[train_rows], history,
-                         item_score)
+                         item_score, tuple(_windows(w, train_rows) for w in users.sequences))
     held_out = {mode: {split: _held_out(raw, users, items, split_rows[split.value], mode)
                        for split in HeldOut} for mode in EvalMode}
     return EncodedData(users.codec, items.codec, users.table, items.table, train, held_out, prior)

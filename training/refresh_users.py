@@ -3,7 +3,8 @@
 The log is the users' whole interaction history up to now (the training log plus what came
 after, laid out like the training interactions), not a delta: a user's state is counted from all
 of its events in the log. For every user the log names, the label statistic (event count and
-smoothed positive rate) and the recent positive items are recomputed with the live bundle's
+smoothed positive rate), the recent positive items and, from a newer behaviour log
+(`--events`), the event sequences are recomputed with the live bundle's
 codecs - its item vocabulary, prior, smoothing and scalers; nothing is refitted. Users the log
 does not name keep their stored rows; users the bundle does not hold are added with the OOV id
 row and missing features, so their requests are scored from their behaviour. The weights and the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,26 +26,39 @@ from model.features import TowerCodec
 from training.as_of import AFTER_ALL
 from training.export import INHERITED
 from training.schema import DatasetSchema
-from training.tables import DataError, read_interactions
+from training.tables import DataError, read_events, read_interactions
 from training.user_state import users_as_of, with_state
 
 log = logging.getLogger(__name__)
 
 
+def _recorded_schema(manifest: dict[str, Any]) -> DatasetSchema:
+    recorded = manifest.get("dataset_schema")
+    if recorded is None:
+        raise ValueError("the live bundle records no data layout to read the log with")
+    return DatasetSchema.model_validate(recorded)
+
+
 def read_interaction_log(artifacts: Path, path: Path) -> pd.DataFrame:
     """A log laid out like the live bundle's training interactions: user_id, item_id, label and
     timestamp columns (DataError if the file lacks one, or holds no interaction)."""
-    manifest = store.read_manifest(store.current_path(artifacts))
-    recorded = manifest.get("dataset_schema")
-    if recorded is None:
-        raise ValueError("the live bundle records no interaction layout to read the log with")
-    schema = DatasetSchema.model_validate(recorded)
+    schema = _recorded_schema(store.read_manifest(store.current_path(artifacts)))
     if schema.interactions.timestamp is None:
         raise DataError(f"dataset {schema.name!r} has no timestamp column: a user's recent "
                         "items need the events' times")
     layout = schema.interactions.model_copy(update={"file": Path(path).name, "format": "auto"})
     return read_interactions(schema.model_copy(update={"interactions": layout}),
                              Path(path).parent)
+
+
+def read_event_log(artifacts: Path, path: Path) -> pd.DataFrame:
+    """A behaviour log laid out like the live bundle's training events table (a file, or a
+    folder of Parquet parts)."""
+    schema = _recorded_schema(store.read_manifest(store.current_path(artifacts)))
+    if schema.events is None:
+        raise ValueError("the live bundle was trained without an events table")
+    layout = schema.events.model_copy(update={"file": Path(path).name, "format": "auto"})
+    return read_events(schema.model_copy(update={"events": layout}), Path(path).parent)
 
 
 def _fewer_events(codec: TowerCodec, before: np.ndarray, after: np.ndarray) -> int:
@@ -56,18 +71,28 @@ def _fewer_events(codec: TowerCodec, before: np.ndarray, after: np.ndarray) -> i
     return int((stat.counts(layout.stat_columns(after, None)) < count_before - 0.5).sum())
 
 
-def refresh_users(artifacts: Path, interactions: pd.DataFrame) -> str:
+def refresh_users(artifacts: Path, interactions: pd.DataFrame,
+                  events: pd.DataFrame | None = None) -> str:
     """Publish a child of the live bundle with its users' state from `interactions` (user_id,
-    item_id, label, timestamp); returns its version."""
+    item_id, label, timestamp) and, for a bundle with event sequences, the `events` table
+    (read_event_log); returns its version."""
     live = load_current(artifacts)
     codec = live.user_codec
-    if codec.label_stat is None and codec.history is None:
+    if codec.label_stat is None and codec.history is None and not codec.sequences:
         raise ValueError(f"bundle {live.version}'s users have no interaction features to refresh")
     if interactions.empty:
         raise DataError("the interaction log is empty: nothing to refresh, nothing published")
-    named = pd.unique(interactions["user_id"].to_numpy())  # (U,) raw ids, in log order
+    if codec.sequences and events is None:
+        raise ValueError(f"bundle {live.version} reads the event sequences "
+                         f"{[q.column for q in codec.sequences]}: pass the newer behaviour log "
+                         "too (--events)")
+    logs = [interactions] if events is None else [interactions, events]
+    # (U,) raw ids, in log order: the users either log names
+    named = pd.unique(np.concatenate([frame["user_id"].to_numpy() for frame in logs]))
+    specs = _recorded_schema(live.manifest).events
     state = users_as_of(codec, live.items, interactions, named,
-                        np.full(len(named), AFTER_ALL, np.int64))
+                        np.full(len(named), AFTER_ALL, np.int64), events,
+                        specs.sequences if specs is not None else ())
     stored = pd.Index(live.users.ids).get_indexer(named)  # (U,) stored row, -1 for new users
     known = stored >= 0
     users = live.users.take(np.arange(len(live.users)))  # a copy to write into
@@ -83,7 +108,8 @@ def refresh_users(artifacts: Path, interactions: pd.DataFrame) -> str:
     new_ids = named[~known].astype(str)
     users = users.concat(with_state(codec.layout, codec.encode_unknown(new_ids.tolist()),
                                     state.take(~known)))
-    summary = {"events": len(interactions), "users_updated": int(known.sum()),
+    summary = {"events": len(interactions), "behaviour_events": len(events) if events is not None
+               else 0, "users_updated": int(known.sum()),
                "users_added": len(new_ids), "latest_event": int(interactions["timestamp"].max())}
     log.info("refresh-users: %s; %d users kept as stored", summary,
              len(live.users) - summary["users_updated"])

@@ -13,6 +13,12 @@ tables (interactions, users, items; CSV, TSV, Parquet or RecBole atomic files) a
 
 File paths are relative to the schema file (or to the data directory given when loading).
 
+An optional fourth table, `events`, is a behaviour log whose tokens become user sequence fields:
+
+    events: {file: behavior_log, user_id: user, timestamp: time_stamp, type: btag,
+             sequences: [{column: cate, max_len: 50},
+                         {column: brand, name: bought_brands, types: [cart, buy]}]}
+
 `label_rate` and `history` are statistics of the interactions, each computed as of the row's time
 from earlier train events only (training.as_of). Without a `timestamp` column, the file's row order
 is the time: keep the rows in the order they happened, or leave `history` off.
@@ -72,6 +78,42 @@ class HistorySpec(_Strict):
     name: str = "history"  # its name in the bundle and in a request's user_features
 
 
+class EventSequence(_Strict):
+    """A user sequence field read from the events table: the `column` tokens of the user's most
+    recent events (of the listed `types`, or of every type), most recent first."""
+
+    column: str
+    name: str | None = None  # the field's name in the bundle and in user_features (default: column)
+    max_len: int = Field(50, ge=1, le=1024)
+    types: list[str] | None = None  # event types that count (the `type` column's values)
+
+    @property
+    def field(self) -> str:
+        return self.name or self.column
+
+
+class EventsTable(_Strict):
+    """A behaviour log (e.g. Taobao's behavior_log): events of users on tokens (categories,
+    brands), the source of user sequence fields. Each training row sees the events strictly
+    before its own time (ties excluded); a stored user, those before the train cutoff."""
+
+    file: str
+    format: TableFormat = "auto"
+    user_id: str
+    timestamp: str
+    type: str | None = None  # the event type column, needed by sequences that pick `types`
+    sequences: list[EventSequence] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _types_need_a_type_column(self) -> EventsTable:
+        if self.type is None and any(s.types is not None for s in self.sequences):
+            raise ValueError("a sequence picks event `types`: name the events' `type` column")
+        fields = [s.field for s in self.sequences]
+        if len(set(fields)) < len(fields):
+            raise ValueError(f"event sequence names must differ: {fields}")
+        return self
+
+
 class EntityTable(_Strict):
     file: str | None = None  # None: the tower sees only the id
     format: TableFormat = "auto"
@@ -98,6 +140,7 @@ class DatasetSchema(_Strict):
     interactions: InteractionTable
     users: EntityTable
     items: EntityTable
+    events: EventsTable | None = None
 
     @model_validator(mode="after")
     def _history_is_a_user_field(self) -> DatasetSchema:
@@ -110,6 +153,12 @@ class DatasetSchema(_Strict):
         if self.users.history is not None and self.users.history.name in names:
             raise ValueError(f"the history name {self.users.history.name!r} is also a user "
                              "feature column; pick another `history.name`")
+        if self.events is not None:
+            taken = names | ({self.users.history.name} if self.users.history else set())
+            clash = [s.field for s in self.events.sequences if s.field in taken]
+            if clash:
+                raise ValueError(f"event sequence {clash[0]!r} is also a user feature or the "
+                                 "history; give it another `name`")
         return self
 
     @classmethod

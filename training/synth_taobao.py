@@ -43,6 +43,8 @@ import pyarrow.parquet as pq
 from training.schema import (
     DatasetSchema,
     EntityTable,
+    EventSequence,
+    EventsTable,
     FeatureColumn,
     FeatureKind,
     HistorySpec,
@@ -134,9 +136,9 @@ def generate_taobao(out_dir: Path, sizes: TaobaoSizes, seed: int = 0) -> Path:
 
 
 def taobao_schema() -> DatasetSchema:
-    """Impressions as interactions, user_profile and ad_feature as the towers' tables. The
-    behaviour log is written but not read yet: the schema has no events table (user history is
-    the user's recently clicked ads)."""
+    """Impressions as interactions, user_profile and ad_feature as the towers' tables, and the
+    behaviour log as the source of two user sequences: the categories and the brands of the
+    user's 50 latest events."""
     categorical = [FeatureColumn(column=c) for c in (
         "cms_segid", "cms_group_id", "final_gender_code", "age_level", "pvalue_level",
         "shopping_level", "occupation", "new_user_class_level")]
@@ -155,6 +157,11 @@ def taobao_schema() -> DatasetSchema:
             features=[*(FeatureColumn(column=c) for c in
                         ("cate_id", "campaign_id", "customer", "brand")),
                       FeatureColumn(column="price", kind=FeatureKind.numeric)],
+        ),
+        events=EventsTable(
+            file="behavior_log", format="parquet", user_id="user", timestamp="time_stamp",
+            type="btag", sequences=[EventSequence(column="cate", name="recent_cates"),
+                                    EventSequence(column="brand", name="recent_brands")],
         ),
     )
 

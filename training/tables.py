@@ -53,10 +53,13 @@ class RawData:
     # the interactions; one raw-string column per schema feature, "" where missing.
     users: pd.DataFrame
     items: pd.DataFrame
+    # The schema's events table (read_events), None without one.
+    events: pd.DataFrame | None = None
 
 
 def load_dataset(schema: DatasetSchema, data_dir: Path) -> RawData:
-    """Read interactions, users and items; file paths in `schema` are relative to `data_dir`."""
+    """Read interactions, users, items (and events); file paths in `schema` are relative to
+    `data_dir`."""
     interactions = read_interactions(schema, data_dir)
     users = _complete(_entity_frame(schema.users, data_dir), interactions["user_id"], "user_id")
     items = _complete(_entity_frame(schema.items, data_dir), interactions["item_id"], "item_id")
@@ -68,7 +71,8 @@ def load_dataset(schema: DatasetSchema, data_dir: Path) -> RawData:
         len(users),
         len(items),
     )
-    return RawData(schema=schema, interactions=interactions, users=users, items=items)
+    return RawData(schema=schema, interactions=interactions, users=users, items=items,
+                   events=read_events(schema, data_dir) if schema.events is not None else None)
 
 
 def read_entity_table(table: EntityTable, path: Path) -> pd.DataFrame:
@@ -115,6 +119,27 @@ def read_interactions(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
     )
     if frame.empty:
         raise DataError(f"{path}: no interactions left after dropping labels {spec.label.drop}")
+    return frame
+
+
+def read_events(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
+    """The events table: user_id (str), timestamp (int64), type (str, "" without a type
+    column) and each sequence's token column (str, "" where missing), in the file's order."""
+    spec = schema.events
+    if spec is None:
+        raise ValueError("the schema has no events table")
+    path = data_dir / spec.file
+    tokens = list(dict.fromkeys(s.column for s in spec.sequences))
+    type_column = [spec.type] if spec.type is not None else []
+    raw = _read_columns(path, spec.format, [spec.user_id, spec.timestamp, *type_column, *tokens])
+    frame = pd.DataFrame({
+        "user_id": _ids(raw.column(spec.user_id), schema.users.id_prefix, spec.user_id, path),
+        "timestamp": _numbers(raw.column(spec.timestamp), spec.timestamp, path).astype(np.int64),
+        "type": (_strings(raw.column(spec.type)) if spec.type is not None
+                 else pd.Series("", index=range(raw.num_rows))),
+    })
+    for column in tokens:
+        frame[f"token:{column}"] = _strings(raw.column(column)).to_numpy()
     return frame
 
 

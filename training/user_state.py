@@ -8,6 +8,7 @@ the whole log; `inttower evaluate` for each held-out row's state as of its time,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,33 +17,57 @@ import pandas as pd
 from model.features import OOV, EncodedTable, TowerCodec
 from model.layout import ID, TableLayout
 from training.as_of import prior_events, recent_tokens
+from training.event_sequences import SequenceEvents
+from training.schema import EventSequence
 
 
 @dataclass(frozen=True)
 class UserState:
     stat: np.ndarray | None  # (Q, 2) float32 label statistic columns (codec.label_stat)
     history: np.ndarray | None  # (Q, max_len) int64 item tokens (codec.history)
+    sequences: tuple[np.ndarray, ...] = ()  # per codec.sequences: (Q, max_len) int64 tokens
 
     def take(self, queries: np.ndarray) -> UserState:
         return UserState(*(None if part is None else part[queries]
-                           for part in (self.stat, self.history)))
+                           for part in (self.stat, self.history)),
+                         tuple(tokens[queries] for tokens in self.sequences))
 
 
 def users_as_of(codec: TowerCodec, items: EncodedTable, log: pd.DataFrame,
-                users: np.ndarray, times: np.ndarray) -> UserState:
+                users: np.ndarray, times: np.ndarray, events: pd.DataFrame | None = None,
+                specs: Sequence[EventSequence] = ()) -> UserState:
     """State of `users` (Q,) raw ids at `times` (Q,) int64 from `log` (user_id, item_id, label,
-    timestamp); `items` maps the log's item ids to the item id tokens the history uses."""
+    timestamp); `items` maps the log's item ids to the item id tokens the history uses. A codec
+    with event sequences also needs the `events` table (training.tables.read_events) and the
+    schema's sequence `specs`."""
     codes, _ = pd.factorize(np.concatenate([log["user_id"].to_numpy(), users]))
-    events = prior_events(codes[: len(log)], log["timestamp"].to_numpy(np.int64),
-                          log["label"].to_numpy(), codes[len(log):], times)
-    stat = (codec.label_stat.columns(events.count, events.positives)
+    prior = prior_events(codes[: len(log)], log["timestamp"].to_numpy(np.int64),
+                         log["label"].to_numpy(), codes[len(log):], times)
+    stat = (codec.label_stat.columns(prior.count, prior.positives)
             if codec.label_stat is not None else None)
     history = None
     if codec.history is not None:
         item_rows = pd.Index(items.ids).get_indexer(log["item_id"].to_numpy())
         event_tokens = np.where(item_rows >= 0, items.cat[item_rows, ID], OOV)
-        history = recent_tokens(events, event_tokens, codec.history.max_len)
-    return UserState(stat, history)
+        history = recent_tokens(prior, event_tokens, codec.history.max_len)
+    return UserState(stat, history, _sequences(codec, users, times, events, specs))
+
+
+def _sequences(codec: TowerCodec, users: np.ndarray, times: np.ndarray,
+               events: pd.DataFrame | None, specs: Sequence[EventSequence]
+               ) -> tuple[np.ndarray, ...]:
+    if not codec.sequences:
+        return ()
+    by_field = {spec.field: spec for spec in specs}
+    missing = [q.column for q in codec.sequences if q.column not in by_field]
+    if events is None or missing:
+        names = [q.column for q in codec.sequences]
+        raise ValueError(f"this model reads the event sequences {names}: it needs the events "
+                         "table and the schema that names them")
+    index = pd.Index(pd.unique(users))
+    queries = index.get_indexer(users).astype(np.int64)
+    return tuple(SequenceEvents(events, by_field[q.column], q, index).recent(queries, times)
+                 for q in codec.sequences)
 
 
 def with_state(layout: TableLayout, table: EncodedTable, state: UserState) -> EncodedTable:
@@ -53,4 +78,7 @@ def with_state(layout: TableLayout, table: EncodedTable, state: UserState) -> En
         num, score = layout.with_label_stat(num, score, state.stat)
     if state.history is not None and layout.history is not None:
         seq[layout.history] = state.history
+    if state.sequences:  # in layout order, as the codec lists them
+        for field, tokens in zip(layout.sequences.values(), state.sequences, strict=True):
+            seq[field] = tokens
     return EncodedTable(table.ids, table.cat, seq, num, score)

@@ -80,7 +80,8 @@ def _encoded_mb(data: EncodedData) -> float:
     tables = [a for t in (data.users, data.items) for a in (t.cat, t.num, *t.seq)]
     rows = [a for split in data.every_split()
             for a in (split.user_row, split.item_row, split.user_num, split.item_num, split.label,
-                      *(_history(split.history)))]
+                      *(_history(split.history)),
+                      *(a for window in split.sequences for a in _history(window)))]
     return _megabytes(tables + rows)
 
 

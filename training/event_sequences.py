@@ -1,0 +1,59 @@
+"""User sequence fields from an events table (a behaviour log, training.schema.EventsTable).
+
+A sequence is the tokens (a category, a brand) of a user's most recent events of some types,
+most recent first: the same as-of rule as the history of positive items (training.as_of), each
+query seeing the events strictly before its time, ties excluded. Its vocabulary is fitted on the
+events before the train cutoff only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from model.features import TokenCodec
+from training.as_of import PriorEvents, prior_events, recent_tokens
+from training.schema import EventSequence
+
+
+def _counted(events: pd.DataFrame, spec: EventSequence) -> pd.DataFrame:
+    """The events that count for `spec` (its types, or every type; a token present): user_id,
+    timestamp, token."""
+    token = events[f"token:{spec.column}"]
+    keep = (token != "").to_numpy()
+    if spec.types is not None:
+        keep = keep & events["type"].isin(spec.types).to_numpy()
+    return pd.DataFrame({"user_id": events["user_id"].to_numpy()[keep],
+                         "timestamp": events["timestamp"].to_numpy()[keep],
+                         "token": token.to_numpy()[keep]})
+
+
+def fit_sequence(events: pd.DataFrame, spec: EventSequence, cutoff: int) -> TokenCodec:
+    """The sequence's vocabulary: the tokens of its events strictly before `cutoff`."""
+    counted = _counted(events, spec)
+    vocab = sorted(set(counted["token"][counted["timestamp"].to_numpy() < cutoff]))
+    return TokenCodec(spec.field, tuple(vocab), multi=True, max_len=spec.max_len)
+
+
+class SequenceEvents:
+    """One sequence's events, encoded and keyed by user, ready for as-of queries."""
+
+    def __init__(self, events: pd.DataFrame, spec: EventSequence, codec: TokenCodec,
+                 users: pd.Index) -> None:
+        counted = _counted(events, spec)
+        user = users.get_indexer(counted["user_id"])  # -1: a user the table does not hold
+        known = user >= 0
+        self.user = user[known].astype(np.int64)  # (E,) row of `users`
+        self.time = counted["timestamp"].to_numpy(np.int64)[known]
+        self.token = codec.lookup(counted["token"][known])  # (E,) int64
+        self.max_len = codec.max_len
+
+    def as_of(self, users: np.ndarray, times: np.ndarray) -> PriorEvents:
+        """For queries (users (Q,) rows, times (Q,) int64): the events strictly before."""
+        return prior_events(self.user, self.time, np.ones(len(self.user), np.float32),
+                            users, times)
+
+    def recent(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """(Q, max_len) int64 tokens of each query's most recent events strictly before its
+        time, most recent first, 0-padded."""
+        return recent_tokens(self.as_of(users, times), self.token, self.max_len)
