@@ -98,6 +98,10 @@ def quality(
         help="Comma-separated: lr,two-tower,dat,cold,deepfm,inttower (default: all).")] = None,
     ablations: Annotated[bool, typer.Option(
         "--ablations", help="Also train IntTower's ablation grid.")] = False,
+    ablation: Annotated[list[str] | None, typer.Option(
+        help="Train only this point of the ablation grid beside the default (repeatable, by "
+             "its name in the results, e.g. 'MaxSim per item head'); implies --ablations.")
+    ] = None,
     jobs: Annotated[int, typer.Option(help="Runs in parallel worker processes.")] = 1,
     epochs: int = 10,
     patience: int = 2,
@@ -112,7 +116,7 @@ def quality(
     progress: bool = True,
 ) -> None:
     """Train every model (and ablation) per seed; write quality-<dataset>-<split>.{json,md}."""
-    from bench.quality.run import QualityConfig, run_quality
+    from bench.quality.run import QualityConfig, plan, run_quality
     from bench.quality.zoo import FAMILIES
     from training.loop import FitConfig
     from training.split import SplitKind
@@ -121,11 +125,16 @@ def quality(
         dataset=dataset, schema=schema, split=SplitKind(split), history_len=history_len,
         item_stats=_item_stats(item_stat),
         seeds=_seeds(seeds or [], ctx.args) or (1, 2, 3),
-        models=_models(models) if models else tuple(FAMILIES), ablations=ablations,
+        models=_models(models) if models else tuple(FAMILIES),
+        ablations=ablations or bool(ablation), ablation_names=tuple(ablation or ()),
         jobs=jobs, fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr,
                                  patience=patience, progress=progress),
         device=device, out=out, resume=resume,
     )
+    try:
+        plan(config)  # names every ablation it is asked for
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ablation") from exc
     result = run_quality(config)
     logging.getLogger(__name__).info("wrote %s and %s", result.json_path, result.markdown_path)
     typer.echo(result.markdown_path.read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from bench.cli import _seeds
 from bench.quality.baselines import LR, BaselineConfig, TwoTower
 from bench.quality.cost import inttower_cost, lr_cost, two_tower_cost
+from bench.quality.run import QualityConfig, plan
 from bench.quality.runner import RunResult, Task, run_tasks
 from bench.quality.summary import summarise
 from bench.quality.zoo import CIR_WEIGHTS, HEADS, Variant, ablation_grid, family_variants
@@ -46,6 +47,18 @@ def test_ablation_grid_trains_each_configuration_once() -> None:
     # default, 3 switched off, heads, CIR weights, history table, MaxSim direction, interest
     # heads, dropout, learning rate
     assert len(grid) == 1 + 3 + (len(HEADS) - 1) + (len(CIR_WEIGHTS) - 2) + 1 + 1 + 1 + 1 + 1
+
+
+def test_named_ablations_train_beside_the_default_and_unknown_names_are_refused(
+        tmp_path: Path) -> None:
+    config = QualityConfig(models=("inttower",), ablations=True,
+                           ablation_names=("MaxSim per item head",), out=tmp_path)
+    _, grid = plan(config)
+    assert [v.name for v in grid] == ["default", "MaxSim per item head"]
+    assert "--ablation 'MaxSim per item head'" in config.command()
+    result = CliRunner().invoke(app, ["bench", "quality", "--models", "inttower", "--ablation",
+                                      "no such thing", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "no ablation named 'no such thing'" in result.output
 
 
 def _result(family: str, variant: str, seed: int, valid_auc: float, test_auc: float

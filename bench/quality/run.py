@@ -45,6 +45,8 @@ class QualityConfig:
     seeds: tuple[int, ...] = (1, 2, 3)
     models: tuple[str, ...] = tuple(FAMILIES)
     ablations: bool = False
+    # Points of the ablation grid to train (by name), beside the default; empty: all of them
+    ablation_names: tuple[str, ...] = ()
     jobs: int = 1
     fit: FitConfig = field(default_factory=FitConfig)  # its seed is replaced by each seed
     device: str = "cpu"
@@ -72,6 +74,7 @@ class QualityConfig:
         args = [*source, "--split", self.split.value, *history, *item_stats,
                 "--seeds", *map(str, self.seeds),
                 "--models", ",".join(self.models), *(["--ablations"] if self.ablations else []),
+                *(arg for name in self.ablation_names for arg in ("--ablation", name)),
                 "--jobs", str(self.jobs), "--epochs", str(self.fit.epochs),
                 "--patience", str(self.fit.patience), "--batch-size", str(self.fit.batch_size),
                 "--lr", str(self.fit.lr), "--device", self.device, "--out", str(self.out),
@@ -90,12 +93,23 @@ def plan(config: QualityConfig) -> tuple[list[Variant], list[Variant]]:
     """(every variant to train in table order, the ablation grid among them)."""
     # The ablations run at IntTower's first item-statistic placement given
     placement = placements_of(config.item_stats, "inttower")[0]
-    grid = [replace(v, item_stat=placement) for v in ablation_grid()] if config.ablations else []
+    grid = [replace(v, item_stat=placement) for v in _grid(config.ablation_names)
+            ] if config.ablations else []
     chosen = [v for family in config.models
               for v in family_variants(family, placements_of(config.item_stats, family))]
     unique = {(v.family, v.name): v for v in [*chosen, *grid]}
     ordered = sorted(unique.values(), key=lambda v: list(FAMILIES).index(v.family))
     return ordered, grid
+
+
+def _grid(names: tuple[str, ...]) -> list[Variant]:
+    """The ablation grid, or its default and the points `names` names."""
+    grid = ablation_grid()
+    unknown = sorted(set(names) - {v.name for v in grid})
+    if unknown:
+        raise ValueError(f"no ablation named {unknown[0]!r}; the grid: "
+                         f"{', '.join(v.name for v in grid)}")
+    return [v for v in grid if not names or v.name == "default" or v.name in names]
 
 
 def _tasks(config: QualityConfig, variants: list[Variant]) -> list[Task]:
