@@ -14,6 +14,7 @@ import pandas as pd
 from model.features import TokenCodec
 from training.as_of import PriorEvents, prior_events, recent_tokens
 from training.schema import EventSequence
+from training.tables import RawData
 
 
 def _counted(events: pd.DataFrame, spec: EventSequence) -> pd.DataFrame:
@@ -57,3 +58,21 @@ class SequenceEvents:
         """(Q, max_len) int64 tokens of each query's most recent events strictly before its
         time, most recent first, 0-padded."""
         return recent_tokens(self.as_of(users, times), self.token, self.max_len)
+
+
+def train_cutoff(raw: RawData, train_rows: np.ndarray) -> int:
+    """The time a stored table's state is at: just after the last train row."""
+    return int(raw.interactions["timestamp"].to_numpy(np.int64)[train_rows].max()) + 1
+
+
+def fit_event_sequences(raw: RawData, cutoff: int
+                        ) -> tuple[tuple[TokenCodec, SequenceEvents], ...]:
+    """Each event sequence of the schema: its codec (fitted on the events before `cutoff`) and
+    its events, keyed by the rows of raw.users."""
+    spec = raw.schema.events
+    if spec is None or raw.events is None:
+        return ()
+    users = pd.Index(raw.users.index)
+    codecs = [fit_sequence(raw.events, s, cutoff) for s in spec.sequences]
+    return tuple((c, SequenceEvents(raw.events, s, c, users))
+                 for s, c in zip(spec.sequences, codecs, strict=True))

@@ -31,7 +31,7 @@ from model.features import (
 )
 from model.layout import ID, TableLayout
 from training.as_of import AFTER_ALL, PriorEvents, prior_events, recent_tokens
-from training.event_sequences import SequenceEvents, fit_sequence
+from training.event_sequences import SequenceEvents, fit_event_sequences, train_cutoff
 from training.schema import EntityTable, FeatureColumn, FeatureKind
 from training.split import EvalMode, HeldOut
 from training.tables import RawData
@@ -205,24 +205,6 @@ def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: 
     return _Side(codec, encoded, row, stat, history, windows)
 
 
-def _train_cutoff(raw: RawData, train_rows: np.ndarray) -> int:
-    """The time a stored table's state is at: just after the last train row."""
-    return int(raw.interactions["timestamp"].to_numpy(np.int64)[train_rows].max()) + 1
-
-
-def _event_sequences(raw: RawData, train_rows: np.ndarray
-                     ) -> tuple[tuple[TokenCodec, SequenceEvents], ...]:
-    """Each event sequence of the schema: its codec (fitted on the events before the train
-    cutoff) and its events, keyed by the users table's rows."""
-    spec = raw.schema.events
-    if spec is None or raw.events is None:
-        return ()
-    cutoff, users = _train_cutoff(raw, train_rows), pd.Index(raw.users.index)
-    codecs = [fit_sequence(raw.events, s, cutoff) for s in spec.sequences]
-    return tuple((c, SequenceEvents(raw.events, s, c, users))
-                 for s, c in zip(spec.sequences, codecs, strict=True))
-
-
 def _sequence_windows(raw: RawData, row: np.ndarray, train_rows: np.ndarray,
                       sequences: tuple[tuple[TokenCodec, SequenceEvents], ...],
                       layout: TableLayout
@@ -233,7 +215,7 @@ def _sequence_windows(raw: RawData, row: np.ndarray, train_rows: np.ndarray,
         return (), None
     time = raw.interactions["timestamp"].to_numpy(np.int64)
     users = len(raw.users)
-    cutoff = np.full(users, _train_cutoff(raw, train_rows), np.int64)
+    cutoff = np.full(users, train_cutoff(raw, train_rows), np.int64)
     windows, stored = [], []
     for codec, events in sequences:
         before = events.as_of(row, time)
@@ -293,7 +275,7 @@ def encode_dataset(raw: RawData, split_rows: dict[str, np.ndarray]) -> EncodedDa
     schema = raw.schema
     items = _encode_side(raw, schema.items, raw.items, "item_id", train_rows, prior)
     users = _encode_side(raw, schema.users, raw.users, "user_id", train_rows, prior, items,
-                         _event_sequences(raw, train_rows))
+                         fit_event_sequences(raw, train_cutoff(raw, train_rows)))
     label = raw.interactions["label"].to_numpy(np.float32)
     user_row, user_num, _, history = _as_of(users, train_rows)
     item_row, item_num, item_score, _ = _as_of(items, train_rows)

@@ -17,18 +17,10 @@ The real dataset, for scale (`inttower data synth --shape taobao` makes a small 
 (The real user_profile's header spells the last column "new_user_class_level " with a trailing
 space; here it has none.) The behaviour log covers the impressions' 8 days and the 14 before.
 
-The hidden model:
-- Every user has a profile group (gender x age level) and 1-8 interest categories, drawn from the
-  categories' popularity tilted by a per-group affinity, with a favourite brand in each.
-- Behaviour events fall mostly (85 %) in the user's interest categories, on the favourite brand
-  more often than not; about 90 % are page views.
-- Half the impressions target one of the user's interests, half follow the ads' popularity.
-- A click's logit = bias + 0.9 log1p(the user's events on the ad's category in the 3 days before
-  the impression) + 0.6 log1p(events on the ad's brand at any earlier time) + the group's affinity
-  for the category + the ad's quality + the placement's (pid) effect; the bias is calibrated so
-  that about 5 % of impressions are clicked. Behaviour strictly before the impression counts.
-Users are generated chunk by chunk, each chunk's events and impressions together (so the counts
-above are exact) and written as Parquet parts: memory follows the chunk, not the dataset.
+Clicks follow the user's recent behaviour on the ad's category and brand, the profile's taste
+for the category, the ad and the placement (training.synth_taobao_activity); the bias is
+calibrated so that about 5 % of impressions are clicked. Users are generated chunk by
+chunk and written as Parquet parts: memory follows the chunk, not the dataset.
 """
 
 from __future__ import annotations
@@ -52,18 +44,10 @@ from training.schema import (
     LabelSpec,
 )
 from training.synth import calibrate_bias, sample
+from training.synth_taobao_activity import GROUPS, Catalogue, activity, cdf
 
 CLICK_RATE = 0.05
-DAY = 86_400
-END = 1_494_691_200  # 2017-05-13 16:00 UTC, the real log's last day
-IMPRESSION_DAYS, BEHAVIOUR_DAYS, RECENT_DAYS = 8, 22, 3
-GROUPS = 13  # cms_group_id: gender (2) x age level (0-6), 0-12
-MAX_INTERESTS = 8
-BTAGS = pa.array(["pv", "cart", "fav", "buy"])
-BTAG_SHARE = [0.90, 0.045, 0.03, 0.025]
-PIDS = pa.array(["430548_1007", "430539_1007"])
 EVENTS_PER_CHUNK = 4_000_000  # behaviour events generated and written at a time
-WEIGHT_CATE, WEIGHT_BRAND = 0.9, 0.6
 
 
 @dataclass(frozen=True)
@@ -86,22 +70,6 @@ class TaobaoSizes:
         return int(np.clip(self.ads // 8, self.categories, 99_815))
 
 
-@dataclass(frozen=True)
-class _Catalogue:
-    """Categories, brands and ads, and the hidden truth about them."""
-
-    category_cdf: np.ndarray  # (C,) popularity
-    brand_start: np.ndarray  # (C,) brands of category c are brand_start[c] + [0, brand_count[c])
-    brand_count: np.ndarray  # (C,)
-    ad_cate: np.ndarray  # (A,)
-    ad_brand: np.ndarray  # (A,) -1 where ad_feature leaves it empty
-    ad_quality: np.ndarray  # (A,)
-    ad_cdf: np.ndarray  # (A,) impression popularity
-    ads_by_cate: np.ndarray  # (A,) ad rows sorted by category
-    cate_ad_start: np.ndarray  # (C + 1,) category c's ads: ads_by_cate[start[c]:start[c + 1]]
-    affinity: np.ndarray  # (GROUPS, C) how much each profile group likes each category
-
-
 def generate_taobao(out_dir: Path, sizes: TaobaoSizes, seed: int = 0) -> Path:
     """Write raw_sample/ and behavior_log/ (Parquet parts), ad_feature.parquet,
     user_profile.parquet and schema.yaml into `out_dir`; return the schema's path. The same
@@ -115,14 +83,14 @@ def generate_taobao(out_dir: Path, sizes: TaobaoSizes, seed: int = 0) -> Path:
     pq.write_table(_ad_feature(rng, catalogue), out_dir / "ad_feature.parquet")
     group = _profile_groups(rng, sizes.users)
     pq.write_table(_user_profile(rng, group), out_dir / "user_profile.parquet")
-    activity = rng.lognormal(0.0, 1.0, sizes.users)
-    events = rng.multinomial(sizes.behaviours, activity / activity.sum())
-    shown = rng.multinomial(sizes.impressions, activity**0.7 / (activity**0.7).sum())
+    busy = rng.lognormal(0.0, 1.0, sizes.users)  # how active each user is
+    events = rng.multinomial(sizes.behaviours, busy / busy.sum())
+    shown = rng.multinomial(sizes.impressions, busy**0.7 / (busy**0.7).sum())
     users_per_chunk = max(1, int(EVENTS_PER_CHUNK * sizes.users / sizes.behaviours))
     bias = None
     for part, lo in enumerate(range(0, sizes.users, users_per_chunk)):
         users = np.arange(lo, min(lo + users_per_chunk, sizes.users))
-        behaviour, impressions, logit = _chunk(rng, catalogue, sizes, users, group[users],
+        behaviour, impressions, logit = activity(rng, catalogue, users, group[users],
                                                events[users], shown[users])
         bias = calibrate_bias(logit, CLICK_RATE) if bias is None else bias  # from the first chunk
         clk = (rng.random(len(logit)) < 1.0 / (1.0 + np.exp(-(bias + logit)))).astype(np.int64)
@@ -166,28 +134,28 @@ def taobao_schema() -> DatasetSchema:
     )
 
 
-def _catalogue(rng: np.random.Generator, sizes: TaobaoSizes) -> _Catalogue:
+def _catalogue(rng: np.random.Generator, sizes: TaobaoSizes) -> Catalogue:
     n_cate, n_brand, n_ads = sizes.categories, sizes.brands, sizes.ads
     category_weight = 1.0 / (1.0 + rng.permutation(n_cate)) ** 1.1  # Zipf-like
     # Every category gets one brand, the rest go by popularity; brands are numbered by category.
     brand_cate = np.sort(np.concatenate([
-        np.arange(n_cate), sample(rng, _cdf(category_weight), n_brand - n_cate)]))
+        np.arange(n_cate), sample(rng, cdf(category_weight), n_brand - n_cate)]))
     brand_count = np.bincount(brand_cate, minlength=n_cate)
     brand_start = np.concatenate([[0], np.cumsum(brand_count)[:-1]])
-    ad_cate = sample(rng, _cdf(category_weight), n_ads)
+    ad_cate = sample(rng, cdf(category_weight), n_ads)
     ad_brand = brand_start[ad_cate] + (rng.random(n_ads) * brand_count[ad_cate]).astype(np.int64)
     ad_brand[rng.random(n_ads) < 0.2] = -1
     ads_by_cate = np.argsort(ad_cate, kind="stable")
     cate_ad_start = np.concatenate([[0], np.cumsum(np.bincount(ad_cate, minlength=n_cate))])
-    return _Catalogue(
-        category_cdf=_cdf(category_weight), brand_start=brand_start, brand_count=brand_count,
+    return Catalogue(
+        category_cdf=cdf(category_weight), brand_start=brand_start, brand_count=brand_count,
         ad_cate=ad_cate, ad_brand=ad_brand, ad_quality=rng.normal(0.0, 0.5, n_ads),
-        ad_cdf=_cdf(1.0 / (1.0 + rng.permutation(n_ads)) ** 0.8), ads_by_cate=ads_by_cate,
+        ad_cdf=cdf(1.0 / (1.0 + rng.permutation(n_ads)) ** 0.8), ads_by_cate=ads_by_cate,
         cate_ad_start=cate_ad_start, affinity=rng.normal(0.0, 0.7, (GROUPS, n_cate)),
     )
 
 
-def _ad_feature(rng: np.random.Generator, c: _Catalogue) -> pa.Table:
+def _ad_feature(rng: np.random.Generator, c: Catalogue) -> pa.Table:
     n_ads = len(c.ad_cate)
     campaign = rng.integers(0, max(1, n_ads // 2), n_ads)  # about two ads per campaign
     customer_of_campaign = rng.integers(0, max(1, n_ads // 3), max(1, n_ads // 2))
@@ -236,95 +204,3 @@ def _levels(rng: np.random.Generator, n: int, levels: int, missing: float) -> pa
     """Levels 1..`levels` as floats, a share `missing` of them empty (the real columns' type)."""
     values = rng.integers(1, levels + 1, n).astype(np.float64)
     return pa.array(values, mask=rng.random(n) < missing)
-
-
-def _chunk(rng: np.random.Generator, c: _Catalogue, sizes: TaobaoSizes, users: np.ndarray,
-           group: np.ndarray, events: np.ndarray, shown: np.ndarray
-           ) -> tuple[pa.Table, pa.Table, np.ndarray]:
-    """One chunk of users: (behaviour events, impressions without labels, click logits less the
-    bias)."""
-    n_cate = len(c.category_cdf)
-    # Interests (U', MAX_INTERESTS): the first k[u] slots count; popular and group-liked first.
-    tilted = np.exp(c.affinity)
-    k = np.minimum(1 + rng.poisson(2.5, len(users)), MAX_INTERESTS)
-    interests = np.empty((len(users), MAX_INTERESTS), np.int64)
-    for g in np.unique(group):
-        rows = np.flatnonzero(group == g)
-        cdf = _cdf(np.diff(c.category_cdf, prepend=0.0) * tilted[g])
-        interests[rows] = sample(rng, cdf, (len(rows), MAX_INTERESTS))
-    favourite = c.brand_start[interests] + (
-        rng.random(interests.shape) * c.brand_count[interests]).astype(np.int64)
-
-    # Behaviour events: (E,) rows of the chunk's users.
-    owner = np.repeat(np.arange(len(users)), events)
-    slot = (rng.random(len(owner)) * k[owner]).astype(np.int64)
-    cate = interests[owner, slot]
-    wander = rng.random(len(owner)) >= 0.85
-    cate[wander] = sample(rng, c.category_cdf, int(wander.sum()))
-    brand = c.brand_start[cate] + (rng.random(len(owner)) * c.brand_count[cate]).astype(np.int64)
-    loyal = (rng.random(len(owner)) < 0.6) & ~wander
-    brand[loyal] = favourite[owner[loyal], slot[loyal]]
-    start = END - BEHAVIOUR_DAYS * DAY
-    event_time = rng.integers(start, END, len(owner))
-    btag = sample(rng, _cdf(np.array(BTAG_SHARE)), len(owner))
-    behaviour = pa.table({
-        "user": pa.array(users[owner] + 1),
-        "time_stamp": pa.array(event_time),
-        "btag": _strings(btag, BTAGS),
-        "cate": pa.array(cate + 1),
-        "brand": pa.array(brand + 1),
-    })
-
-    # Impressions: (I,) rows, half targeted at an interest category, half by popularity.
-    viewer = np.repeat(np.arange(len(users)), shown)
-    ad = sample(rng, c.ad_cdf, len(viewer))
-    targeted = rng.random(len(viewer)) < 0.5
-    wanted = interests[viewer, (rng.random(len(viewer)) * k[viewer]).astype(np.int64)]
-    have = c.cate_ad_start[wanted + 1] - c.cate_ad_start[wanted]
-    targeted &= have > 0
-    pick = c.cate_ad_start[wanted] + (rng.random(len(viewer)) * have).astype(np.int64)
-    ad[targeted] = c.ads_by_cate[pick[targeted]]
-    shown_at = rng.integers(END - IMPRESSION_DAYS * DAY, END, len(viewer))
-    pid = (rng.random(len(viewer)) < 0.3).astype(np.int64)
-    impressions = pa.table({
-        "user": pa.array(users[viewer] + 1),
-        "time_stamp": pa.array(shown_at),
-        "adgroup_id": pa.array(ad + 1),
-        "pid": _strings(pid, PIDS),
-    })
-
-    # Counts of the viewer's events strictly before the impression, via sorted (key, time).
-    on_cate = _count_before(owner * n_cate + cate, event_time - start,
-                            viewer * n_cate + c.ad_cate[ad], shown_at - start, RECENT_DAYS * DAY)
-    ad_brand = c.ad_brand[ad]
-    on_brand = _count_before(owner * sizes.brands + brand, event_time - start,
-                             viewer * sizes.brands + np.maximum(ad_brand, 0), shown_at - start,
-                             BEHAVIOUR_DAYS * DAY)
-    on_brand[ad_brand < 0] = 0
-    logit = (WEIGHT_CATE * np.log1p(on_cate) + WEIGHT_BRAND * np.log1p(on_brand)
-             + 0.5 * c.affinity[group[viewer], c.ad_cate[ad]] + c.ad_quality[ad]
-             + np.where(pid == 1, -0.3, 0.0))
-    return behaviour, impressions, logit
-
-
-def _count_before(event_key: np.ndarray, event_time: np.ndarray, query_key: np.ndarray,
-                  query_time: np.ndarray, window: int) -> np.ndarray:
-    """(Q,) for each query, the events with its key and a time in [time - window, time): ties
-    excluded. Keys and times are non-negative; a time is below BEHAVIOUR_DAYS + 1 days."""
-    span = (BEHAVIOUR_DAYS + 1) * DAY
-    sorted_events = np.sort(event_key * span + event_time)
-    upto = np.searchsorted(sorted_events, query_key * span + query_time, side="left")
-    since = np.searchsorted(sorted_events, query_key * span + np.maximum(query_time - window, 0),
-                            side="left")
-    return upto - since
-
-
-def _strings(codes: np.ndarray, values: pa.Array) -> pa.Array:
-    """A string column stored with a dictionary (a few distinct values)."""
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), values)
-
-
-def _cdf(weight: np.ndarray) -> np.ndarray:
-    cdf = np.cumsum(weight)
-    return cdf / cdf[-1]
-
