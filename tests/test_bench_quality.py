@@ -91,6 +91,9 @@ def test_variants_are_chosen_on_validation_never_on_test() -> None:
 def test_serving_cost_per_candidate() -> None:
     inttower = inttower_cost(IntTower(ModelConfig(SPEC, SPEC)))  # L=3, Hu=Hi=4, d=32
     assert (inttower.flops, inttower.item_bytes) == (2 * 12 * 4 * 32 + 12 * 4 + 1, 4 * 4 * 32)
+    history = TowerSpec(cat_vocab=(10,), seq_vocab=(10,), history=0)
+    interests = inttower_cost(IntTower(ModelConfig(history, SPEC, interest_heads=True)))
+    assert interests.flops == 2 * 16 * 4 * 32 + 16 * 4 + 1  # one more set of 4 user rows
     dot = inttower_cost(IntTower(ModelConfig(SPEC, SPEC, fe_block=False)))
     assert (dot.flops, dot.item_bytes) == (2 * 128 + 1, 512)
     assert two_tower_cost(TwoTower(BaselineConfig(SPEC, SPEC))).item_bytes == 512

@@ -56,11 +56,11 @@ def inttower_cost(model: IntTower) -> ServingCost:
     if not c.fe_block:
         return ServingCost(2 * c.item_heads * c.head_dim + 1, item_bytes,
                            f"dot product of {c.item_heads * c.head_dim}-d vectors")
-    rows = c.layers * c.user_heads  # the stacked user heads U*
+    rows = c.user_layers * c.user_heads  # the stacked user heads U* (interest heads included)
     sims = rows * c.item_heads
     # Dot products, then ~1 op per similarity for the max over item heads and the sum over rows.
     return ServingCost(2 * sims * c.head_dim + sims + 1, item_bytes,
-                       f"MaxSim of {rows} user rows (L·H_u) against {c.item_heads} item heads, "
+                       f"MaxSim of {rows} user rows against {c.item_heads} item heads, "
                        f"d={c.head_dim}")
 
 
