@@ -5,7 +5,8 @@ Leakage rules, each covered by a test (tests/test_features.py, tests/test_eval_m
 - every interaction statistic a train row sees - the user's and the item's ordered target
   statistic (smoothed positive rate and event count), the user's recent positive items - comes
   from train events strictly earlier than the row (ties excluded; training.as_of). A train row
-  never sees its own label;
+  never sees its own label. Event sequences (an events table, training.event_sequences) follow
+  the same rule over the behaviour log, their vocabularies fitted on events before the cutoff;
 - the entity tables (what a bundle stores and serving reads) hold each entity's state after all
   its train events (the cutoff);
 - held-out rows are encoded as a bundle would serve them (training.split.EvalMode): `cutoff`,
@@ -42,14 +43,14 @@ SMOOTHING = 20.0  # pseudo-count pulling the positive rate of rare entities towa
 
 @dataclass(frozen=True)
 class RowHistory:
-    """Each row's recent positive items, as windows into one token array (no (N, max_len) copy):
-    row r's history, most recent first, is tokens[end[r] - 1], tokens[end[r] - 2], ... for
-    length[r] items; training.dataset gathers them per batch."""
+    """Each row's recent positive items (or an event sequence's latest tokens), as windows into
+    one token array (no (N, max_len) copy): row r's, most recent first, are tokens[end[r] - 1],
+    tokens[end[r] - 2], ... for length[r] tokens; training.dataset gathers them per batch."""
 
-    tokens: np.ndarray  # (P,) int64 item token of every train positive, by (user, time)
+    tokens: np.ndarray  # (P,) int64 token of every counted event (train positive), by (user, time)
     end: np.ndarray  # (N,) int64
     length: np.ndarray  # (N,) int64, at most max_len
-    field: int  # the user table's history field these windows replace (layout.history)
+    field: int  # the user table's field these windows replace (layout.history, layout.sequences)
 
     @classmethod
     def from_padded(cls, recent: np.ndarray, field: int) -> RowHistory:
