@@ -71,13 +71,11 @@ class HostBackend(_IndexSearch):
         self.user_heads = CpuUserTower(bundle.model)
         self._items = bundle.item_vectors  # (N_items, Hi, d) float32 or int8, cache-line aligned
         self._bias = np.float32(bundle.model.bias.item())
-        self._maxsim = bundle.config.maxsim
         self._slices = slices
 
     def logits(self, user_heads: np.ndarray, rows: np.ndarray) -> np.ndarray:
         stack = user_heads.reshape(-1, user_heads.shape[-1])  # (L*Hu, d)
-        logits = self._slices.map(lambda part: maxsim_rows(self._items, part, stack, self._maxsim),
-                                   rows)
+        logits = self._slices.map(lambda part: maxsim_rows(self._items, part, stack), rows)
         logits += self._bias
         if self._item_offsets is not None:
             logits += self._item_offsets[rows]
@@ -109,10 +107,11 @@ class TorchBackend(_IndexSearch):
 
 
 def backend_for(bundle: Bundle, slices: SlicePool) -> Backend:
-    """The compiled host path where it applies (CPU, FE-Block score, user heads from the tower
-    alone), large requests cut into `slices`; the torch module elsewhere (the interest-heads
-    ablation included)."""
+    """The compiled host path where it applies (CPU, the FE-Block's MaxSim per user row, user
+    heads from the tower alone), large requests cut into `slices`; the torch module elsewhere
+    (the ablations' dot product, MaxSim per item head and interest heads included)."""
+    c = bundle.config
     on_cpu = next(bundle.model.parameters()).device.type == "cpu"
-    if on_cpu and bundle.config.fe_block and not bundle.config.interest_heads:
+    if on_cpu and c.fe_block and c.maxsim == "user" and not c.interest_heads:
         return HostBackend(bundle, slices)
     return TorchBackend(bundle)

@@ -12,10 +12,9 @@ from model.kernels.aligned import CACHE_LINE, aligned_copy
 from model.kernels.fused import LANES, PREFETCH_AHEAD, _maxsim_rows, maxsim_rows
 
 
-def _reference(items: np.ndarray, rows: np.ndarray, user: np.ndarray,
-               maxsim: str = "user") -> np.ndarray:
+def _reference(items: np.ndarray, rows: np.ndarray, user: np.ndarray) -> np.ndarray:
     gathered = torch.from_numpy(items).index_select(0, torch.from_numpy(rows))
-    return score_one_vs_n(torch.from_numpy(user), gathered, maxsim=maxsim).numpy()
+    return score_one_vs_n(torch.from_numpy(user), gathered).numpy()
 
 
 # Item heads 1..8: fewer than, exactly and more than the four the kernel takes per pass; user
@@ -23,26 +22,14 @@ def _reference(items: np.ndarray, rows: np.ndarray, user: np.ndarray,
 @pytest.mark.parametrize(("item_heads", "user_rows", "dim"),
                          [(1, 3, 8), (2, 4, 8), (3, 6, 16), (4, 12, 32), (5, 2, 32), (8, 12, 4),
                           (3, LANES, 16), (4, LANES + 4, 32)])
-@pytest.mark.parametrize("maxsim", ["user", "item"])
 def test_the_fused_kernel_equals_gather_then_score_one_vs_n(item_heads: int, user_rows: int,
-                                                            dim: int, maxsim: str) -> None:
+                                                            dim: int) -> None:
     rng = np.random.default_rng(item_heads)
     items = rng.standard_normal((300, item_heads, dim), dtype=np.float32)
     user = rng.standard_normal((user_rows, dim), dtype=np.float32)
     rows = rng.integers(0, len(items), 257)  # duplicates and any order, like a request
-    np.testing.assert_allclose(maxsim_rows(ItemVectors(items), rows, user, maxsim),
-                               _reference(items, rows, user, maxsim), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("maxsim", ["user", "item"])
-def test_the_padding_rows_never_win_when_every_similarity_is_negative(maxsim: str) -> None:
-    rng = np.random.default_rng(0)
-    items = np.abs(rng.standard_normal((50, 4, 8), dtype=np.float32))
-    user = -np.abs(rng.standard_normal((3, 8), dtype=np.float32))  # 13 zero padding lanes
-    rows = np.arange(50)
-    scored = maxsim_rows(ItemVectors(items), rows, user, maxsim)
-    assert (scored < 0).all()
-    np.testing.assert_allclose(scored, _reference(items, rows, user, maxsim), rtol=1e-5)
+    np.testing.assert_allclose(maxsim_rows(ItemVectors(items), rows, user),
+                               _reference(items, rows, user), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(("item_heads", "user_rows", "dim"),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from model import store
 from model.bundle import Bundle, load_bundle
@@ -47,18 +48,23 @@ def test_the_host_path_serves_the_fe_block_on_cpu_and_torch_everything_else(
     assert isinstance(backend_for(ablation, SlicePool(1, 1)), TorchBackend)
 
 
-def test_the_maxsim_per_item_head_scores_alike_on_host_and_torch_and_unlike_per_user_head(
+def test_the_maxsim_per_item_head_is_served_by_the_torch_module_as_trained(
     bundle: Bundle, trained_artifacts: Path
 ) -> None:
     per_item = load_bundle(store.current_path(trained_artifacts))
     per_item.model.config = replace(per_item.config, maxsim="item")
-    host, reference = HostBackend(per_item, SlicePool(1, 1)), TorchBackend(per_item)
-    user_heads = host.user_heads(bundle.users.take(np.array([3])))[0]
+    backend = backend_for(per_item, SlicePool(1, 1))
+    assert isinstance(backend, TorchBackend)
+    users = bundle.users.take(np.array([3]))
+    user_heads = backend.user_heads(users)  # (1, L, Hu, d)
     rows = np.random.default_rng(1).integers(0, len(bundle.items), 300)
-    logits = host.logits(user_heads, rows)
-    np.testing.assert_allclose(logits, reference.logits(user_heads, rows), rtol=1e-5, atol=1e-5)
-    per_user = HostBackend(bundle, SlicePool(1, 1)).logits(user_heads, rows)
-    assert bundle.config.maxsim == "user" and not np.allclose(logits, per_user, atol=1e-3)
+    items = torch.from_numpy(bundle.item_vectors.dequantised()[rows])
+    expected = per_item.model.pair_logits(torch.from_numpy(user_heads).expand(len(rows), -1, -1,
+                                                                               -1), items)
+    logits = backend.logits(user_heads[0], rows) - bundle.item_offsets()[rows]
+    np.testing.assert_allclose(logits, expected.detach().numpy(), rtol=1e-5, atol=1e-5)
+    per_user = HostBackend(bundle, SlicePool(1, 1)).logits(user_heads[0], rows)
+    assert not np.allclose(logits, per_user - bundle.item_offsets()[rows], atol=1e-3)
 
 
 def test_interest_heads_are_served_by_the_torch_module(trained_artifacts: Path) -> None:

@@ -81,7 +81,7 @@ def _methods(config: KernelConfig, n: int, rng: np.random.Generator) -> dict[str
         sync()
 
     def reference(step: int) -> None:
-        score_one_vs_n(user_t, items_t.index_select(0, pool_t[step % lists]), maxsim=ARCH.maxsim)
+        score_one_vs_n(user_t, items_t.index_select(0, pool_t[step % lists]))
         sync()
 
     methods: dict[str, Call] = {"gather": gather, "torch": reference}
@@ -90,7 +90,7 @@ def _methods(config: KernelConfig, n: int, rng: np.random.Generator) -> dict[str
                   "int8": ItemVectors.encode(items, ItemDtype.int8).aligned()}
         for name, vectors in stored.items():
             methods[name] = (lambda step, vectors=vectors:
-                             maxsim_rows(vectors, pool[step % lists], user, ARCH.maxsim))
+                             maxsim_rows(vectors, pool[step % lists], user))
     return methods
 
 

@@ -1,7 +1,6 @@
 """The FE-Block score of one user against N candidates, fused with the candidate gather (CPU).
 
     s(u, i) = Σ_r max_k <U*_r, V_i[k]>          (model.interaction.score_one_vs_n)
-    or, per item head (ModelConfig.maxsim "item"), Σ_k max_r <U*_r, V_i[k]>
 
 `score_one_vs_n` after `index_select` makes four passes over memory: copy the N candidates' item
 heads out of the catalogue, write the (N, Hi, R) similarities, reduce them twice. This kernel makes
@@ -73,10 +72,10 @@ _ACCUMULATORS = HEAD_BLOCK * LANES  # a literal for _stack_array
 @njit(fastmath={"contract", "nnan", "ninf", "nsz", "arcp"}, nogil=True, boundscheck=False,
       cache=True)
 def _maxsim_rows(items: np.ndarray, scales: np.ndarray, rows: np.ndarray, user_stack: np.ndarray,
-                 line: int, per_item_head: bool, out: np.ndarray) -> None:
+                 line: int, out: np.ndarray) -> None:
     """(Nc, Hi, d) catalogue (float32, or int8 codes with (Nc, Hi) `scales`; an empty `scales`
-    means unscaled), (N,) rows, (R, d) user stack -> out (N,): Σ_r max_k <user_r, v_k>, or with
-    `per_item_head` Σ_k max_r <user_r, v_k>. `line`: catalogue elements per cache line.
+    means unscaled), (N,) rows, (R, d) user stack -> out (N,): Σ_r max_k <user_r, v_k>.
+    `line`: catalogue elements per cache line.
 
     fastmath without `reassoc`: the loop vectoriser then leaves the d loop scalar in order, for
     the SLP vectoriser to turn its LANES-wide body into vector multiply-adds."""
@@ -86,13 +85,9 @@ def _maxsim_rows(items: np.ndarray, scales: np.ndarray, rows: np.ndarray, user_s
     one = np.ones(heads, np.float32)
     # (B, d, LANES): user row b*LANES + r in lane r of block b, zero rows after the last
     user = np.zeros((-(-rows_u // LANES), dim, LANES), np.float32)
-    # (B, LANES): -inf in the padding lanes, so that a zero row never wins a max over user rows
-    padding = np.full((user.shape[0], LANES), -np.inf, np.float32)
     for r in range(rows_u):
-        padding[r // LANES, r % LANES] = 0.0
         for j in range(dim):
             user[r // LANES, j, r % LANES] = user_stack[r, j]
-    item_best = np.empty(heads, np.float32)  # per_item_head: max over user rows so far
     heads_f32 = np.empty((heads, dim), np.float32)  # the current candidate's heads
     acc = carray(_stack_array(_ACCUMULATORS), (HEAD_BLOCK, LANES))  # dot products of this pass
     best = carray(_stack_array(LANES), LANES)  # (LANES,) max over heads so far, in a register
@@ -109,9 +104,7 @@ def _maxsim_rows(items: np.ndarray, scales: np.ndarray, rows: np.ndarray, user_s
             for j in range(dim):
                 heads_f32[k, j] = np.float32(v[k, j]) * s[k]
         total = np.float32(0.0)
-        item_best[:] = -np.inf
-        for b in range(user.shape[0]):
-            u = user[b]  # (d, LANES)
+        for u in user:  # (d, LANES)
             for r in range(LANES):
                 best[r] = -np.inf
             # HEAD_BLOCK heads a pass: each load of u[j] feeds HEAD_BLOCK multiply-adds. Indices
@@ -125,22 +118,11 @@ def _maxsim_rows(items: np.ndarray, scales: np.ndarray, rows: np.ndarray, user_s
                         x = heads_f32[min(k + g, heads - 1), j]
                         for r in range(LANES):
                             acc[g, r] += x * u[j, r]
-                if per_item_head:
-                    for g in range(HEAD_BLOCK):
-                        head_max = item_best[min(k + g, heads - 1)]
-                        for r in range(LANES):
-                            head_max = max(head_max, acc[g, r] + padding[b, r])
-                        item_best[min(k + g, heads - 1)] = head_max
-                else:
-                    for g in range(HEAD_BLOCK):
-                        for r in range(LANES):
-                            best[r] = max(best[r], acc[g, r])
-            if not per_item_head:
-                for r in range(LANES):
-                    total += best[r]
-        if per_item_head:
-            for k in range(heads):
-                total += item_best[k]
+                for g in range(HEAD_BLOCK):
+                    for r in range(LANES):
+                        best[r] = max(best[r], acc[g, r])
+            for r in range(LANES):
+                total += best[r]
         out[i] = total
 
 
@@ -165,24 +147,23 @@ def _compile() -> None:
     same scores, several times slower."""
     float_arrays = [types.Array(types.float32, ndim, "C") for ndim in (1, 2, 3)]
     rest = (float_arrays[1], types.Array(types.int64, 1, "C"), float_arrays[1], types.int64,
-            types.boolean, float_arrays[0])
+            float_arrays[0])
     with _slp_vectoriser():
         for values in (float_arrays[2], types.Array(types.int8, 3, "C")):
             _maxsim_rows.compile((values, *rest))
 
 
-def maxsim_rows(items: ItemVectors, rows: np.ndarray, user_stack: np.ndarray,
-                maxsim: str = "user") -> np.ndarray:
+def maxsim_rows(items: ItemVectors, rows: np.ndarray, user_stack: np.ndarray) -> np.ndarray:
     """FE-Block MaxSim of the catalogue rows `rows` against one user: (N,) float32.
 
     items: the catalogue, C-contiguous (rows on 64-byte boundaries are fastest:
     ItemVectors.aligned); rows: (N,) integers, each in [0, N_items) - unchecked; user_stack:
-    (L*Hu, d); maxsim: which side takes the max (ModelConfig.maxsim).
+    (L*Hu, d).
     """
     _compile()
     out = np.empty(len(rows), np.float32)
     scales = _UNSCALED if items.scales is None else items.scales
     _maxsim_rows(items.values, scales, np.ascontiguousarray(rows, np.int64),
                  np.ascontiguousarray(user_stack, np.float32), CACHE_LINE // items.values.itemsize,
-                 maxsim == "item", out)
+                 out)
     return out
