@@ -1,9 +1,10 @@
 """A user's interaction features from an interaction log, with a bundle's codecs (nothing refitted).
 
-The label statistic (count and smoothed positive rate) and the recent positive items of users at
-given times, counted from the log's events strictly earlier (training.as_of), with the vocabulary,
-prior and scalers the bundle was trained with. `inttower refresh-users` asks for the state after
-the whole log; `inttower evaluate` for each held-out row's state as of its time, as training saw it.
+The label statistic (count and smoothed positive rate), the recent positive items and the event
+sequences (from a behaviour log) of users at given times, counted from the events strictly
+earlier (training.as_of), with the vocabularies, prior and scalers the bundle was trained with.
+`inttower refresh-users` asks for the state after the whole log; `inttower evaluate` for each
+held-out row's state as of its time, as training saw it.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def users_as_of(codec: TowerCodec, items: EncodedTable, log: pd.DataFrame,
 def _sequences(codec: TowerCodec, users: np.ndarray, times: np.ndarray,
                events: pd.DataFrame | None, specs: Sequence[EventSequence]
                ) -> tuple[np.ndarray, ...]:
+    """Per event sequence of the codec, (Q, max_len) tokens of each user's latest events
+    strictly before its time, read with the codec's vocabulary (nothing refitted)."""
     if not codec.sequences:
         return ()
     by_field = {spec.field: spec for spec in specs}
