@@ -49,9 +49,8 @@ class ModelConfig:
     light_se: bool = True
     # False scores with a plain dot product of the last user head set and the item heads (ablation).
     fe_block: bool = True
-    # The user's history (where the schema has one) looks its items up in the item tower's id
-    # table (YouTube-DNN) instead of a table of its own. Item vectors stay precomputed: the user
-    # tower reads the table online.
+    # The user's history looks its items up in the item tower's id table (YouTube-DNN) instead of
+    # a table of its own. Item vectors stay precomputed: the user tower reads the table online.
     share_history: bool = False
     # H_u more user heads built from the history by attention (one learned query per head, one
     # interest each), scored as one more layer of user heads.

@@ -55,7 +55,7 @@ class IntTower(nn.Module):
         self.item_term = ItemTerm(c.item.score_dim) if c.item.score_dim else None
         self.interests = (InterestHeads(c.embed_dim, c.user_heads, c.head_dim)
                           if c.interest_heads else None)
-        if c.share_history and c.user.history is not None:
+        if c.share_history:
             self._share_history_table()
         # The score sums L*Hu maxima of d-dim dot products: with default init it starts at tens,
         # saturating the sigmoid (initial loss well above log 2) and hurting calibration. Small
@@ -70,7 +70,7 @@ class IntTower(nn.Module):
         c = self.config
         ids = self.item_tower.embedding.cat[0]
         if c.user.history is None or c.user.seq_vocab[c.user.history] != ids.num_embeddings:
-            raise ValueError("share_history needs a history over the item id vocabulary")
+            raise ValueError("share_history needs a user history over the item id vocabulary")
         self.user_tower.embedding.seq[c.user.history] = ids
 
     def encode_user(self, x: TowerInputs) -> Encoded:
