@@ -17,9 +17,9 @@ from training.schema import EventSequence
 from training.tables import RawData
 
 
-def _counted(events: pd.DataFrame, spec: EventSequence) -> pd.DataFrame:
-    """The events that count for `spec` (its types, or every type; a token present): user_id,
-    timestamp, token."""
+def counted_events(events: pd.DataFrame, spec: EventSequence) -> pd.DataFrame:
+    """The events of the events table (training.tables.read_events) that count for `spec` (its
+    types, or every type; a token present): user_id, timestamp, token."""
     token = events[f"token:{spec.column}"]
     keep = (token != "").to_numpy()
     if spec.types is not None:
@@ -29,19 +29,17 @@ def _counted(events: pd.DataFrame, spec: EventSequence) -> pd.DataFrame:
                          "token": token.to_numpy()[keep]})
 
 
-def fit_sequence(events: pd.DataFrame, spec: EventSequence, cutoff: int) -> TokenCodec:
-    """The sequence's vocabulary: the tokens of its events strictly before `cutoff`."""
-    counted = _counted(events, spec)
+def fit_sequence(counted: pd.DataFrame, spec: EventSequence, cutoff: int) -> TokenCodec:
+    """The sequence's vocabulary: the tokens of its `counted` events strictly before `cutoff`."""
     vocab = sorted(set(counted["token"][counted["timestamp"].to_numpy() < cutoff]))
     return TokenCodec(spec.field, tuple(vocab), multi=True, max_len=spec.max_len)
 
 
 class SequenceEvents:
-    """One sequence's events, encoded and keyed by user, ready for as-of queries."""
+    """One sequence's `counted` events (counted_events), encoded and keyed by user, ready for
+    as-of queries."""
 
-    def __init__(self, events: pd.DataFrame, spec: EventSequence, codec: TokenCodec,
-                 users: pd.Index) -> None:
-        counted = _counted(events, spec)
+    def __init__(self, counted: pd.DataFrame, codec: TokenCodec, users: pd.Index) -> None:
         user = users.get_indexer(counted["user_id"])  # -1: a user the table does not hold
         known = user >= 0
         self.user = user[known].astype(np.int64)  # (E,) row of `users`
@@ -73,6 +71,9 @@ def fit_event_sequences(raw: RawData, cutoff: int
     if spec is None or raw.events is None:
         return ()
     users = pd.Index(raw.users.index)
-    codecs = [fit_sequence(raw.events, s, cutoff) for s in spec.sequences]
-    return tuple((c, SequenceEvents(raw.events, s, c, users))
-                 for s, c in zip(spec.sequences, codecs, strict=True))
+    fitted = []
+    for sequence in spec.sequences:
+        counted = counted_events(raw.events, sequence)  # filtered once for both uses
+        codec = fit_sequence(counted, sequence, cutoff)
+        fitted.append((codec, SequenceEvents(counted, codec, users)))
+    return tuple(fitted)

@@ -124,7 +124,8 @@ def read_interactions(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
 
 def read_events(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
     """The events table: user_id (str), timestamp (int64), type (str, "" without a type
-    column) and each sequence's token column (str, "" where missing), in the file's order."""
+    column) and each sequence's token column as `token:<column>` (str, "" where missing), in the
+    file's order."""
     spec = schema.events
     if spec is None:
         raise ValueError("the schema has no events table")

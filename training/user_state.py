@@ -18,7 +18,7 @@ import pandas as pd
 from model.features import OOV, EncodedTable, TowerCodec
 from model.layout import ID, TableLayout
 from training.as_of import prior_events, recent_tokens
-from training.event_sequences import SequenceEvents
+from training.event_sequences import SequenceEvents, counted_events
 from training.schema import EventSequence
 
 
@@ -69,8 +69,8 @@ def _sequences(codec: TowerCodec, users: np.ndarray, times: np.ndarray,
                          "table and the schema that names them")
     index = pd.Index(pd.unique(users))
     queries = index.get_indexer(users).astype(np.int64)
-    return tuple(SequenceEvents(events, by_field[q.column], q, index).recent(queries, times)
-                 for q in codec.sequences)
+    return tuple(SequenceEvents(counted_events(events, by_field[q.column]), q, index)
+                 .recent(queries, times) for q in codec.sequences)
 
 
 def with_state(layout: TableLayout, table: EncodedTable, state: UserState) -> EncodedTable:
