@@ -51,8 +51,13 @@ def prior_events(event_entity: np.ndarray, event_time: np.ndarray, event_label: 
     positive = event_label[order] > 0.5
     # cumulative positives, with a leading 0: positives among sorted events [a, b) = c[b] - c[a]
     cum_positive = np.concatenate([[0], np.cumsum(positive, dtype=np.int64)])
-    entity_start = np.searchsorted(sorted_key, query_entity.astype(np.int64) * span, "left")
-    before = np.searchsorted(sorted_key, query_key, "left")  # first event not earlier
+    # Binary searches in query-key order, then put back: random probes into a large sorted
+    # array miss the cache on every step (3x slower at 5 M queries). Entity starts sort alike.
+    query_order = np.argsort(query_key)
+    entity_start, before = np.empty((2, len(query_key)), np.int64)
+    entity_start[query_order] = np.searchsorted(
+        sorted_key, query_entity.astype(np.int64)[query_order] * span, "left")
+    before[query_order] = np.searchsorted(sorted_key, query_key[query_order], "left")
     return PriorEvents(
         count=before - entity_start,
         positives=cum_positive[before] - cum_positive[entity_start],

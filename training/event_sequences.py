@@ -36,16 +36,21 @@ def fit_sequence(counted: pd.DataFrame, spec: EventSequence, cutoff: int) -> Tok
 
 
 class SequenceEvents:
-    """One sequence's `counted` events (counted_events), encoded and keyed by user, ready for
-    as-of queries."""
+    """One sequence's counted events as integers, keyed by user row, ready for as-of queries:
+    user (E,) int64 row of the users table, time (E,) int64, token (E,) int64 codes."""
 
-    def __init__(self, counted: pd.DataFrame, codec: TokenCodec, users: pd.Index) -> None:
+    def __init__(self, user: np.ndarray, time: np.ndarray, token: np.ndarray,
+                 max_len: int) -> None:
+        self.user, self.time, self.token, self.max_len = user, time, token, max_len
+
+    @classmethod
+    def of(cls, counted: pd.DataFrame, codec: TokenCodec, users: pd.Index) -> SequenceEvents:
+        """From `counted` events (counted_events) of raw ids: those of users outside `users`
+        dropped, tokens read with `codec`."""
         user = users.get_indexer(counted["user_id"])  # -1: a user the table does not hold
         known = user >= 0
-        self.user = user[known].astype(np.int64)  # (E,) row of `users`
-        self.time = counted["timestamp"].to_numpy(np.int64)[known]
-        self.token = codec.lookup(counted["token"][known])  # (E,) int64
-        self.max_len = codec.max_len
+        return cls(user[known].astype(np.int64), counted["timestamp"].to_numpy(np.int64)[known],
+                   codec.lookup(counted["token"][known]), codec.max_len)
 
     def as_of(self, users: np.ndarray, times: np.ndarray) -> PriorEvents:
         """For queries (users (Q,) rows, times (Q,) int64): the events strictly before."""
@@ -58,9 +63,10 @@ class SequenceEvents:
         return recent_tokens(self.as_of(users, times), self.token, self.max_len)
 
 
-def train_cutoff(raw: RawData, train_rows: np.ndarray) -> int:
-    """The time a stored table's state is at: just after the last train row."""
-    return int(raw.interactions["timestamp"].to_numpy(np.int64)[train_rows].max()) + 1
+def train_cutoff(timestamp: np.ndarray, train_rows: np.ndarray) -> int:
+    """The time a stored table's state is at: just after the last train row (`timestamp`, (N,)
+    int64 of every interaction row)."""
+    return int(timestamp[train_rows].max()) + 1
 
 
 def fit_event_sequences(raw: RawData, cutoff: int
@@ -75,5 +81,5 @@ def fit_event_sequences(raw: RawData, cutoff: int
     for sequence in spec.sequences:
         counted = counted_events(raw.events, sequence)  # filtered once for both uses
         codec = fit_sequence(counted, sequence, cutoff)
-        fitted.append((codec, SequenceEvents(counted, codec, users)))
+        fitted.append((codec, SequenceEvents.of(counted, codec, users)))
     return tuple(fitted)

@@ -33,10 +33,10 @@ from model.features import (
 from model.layout import ID, TableLayout
 from training.as_of import AFTER_ALL, PriorEvents, prior_events, recent_tokens
 from training.event_sequences import SequenceEvents, fit_event_sequences, train_cutoff
-from training.schema import EntityTable, FeatureColumn, FeatureKind
+from training.schema import DatasetSchema, EntityTable, FeatureColumn, FeatureKind
 from training.split import EvalMode, HeldOut
 from training.tables import RawData
-from training.user_state import users_as_of
+from training.user_state import coded_users_as_of
 
 SMOOTHING = 20.0  # pseudo-count pulling the positive rate of rare entities toward the prior
 
@@ -154,40 +154,65 @@ class _Side:
     sequences: tuple[RowHistory, ...] = ()  # per event sequence, every interaction row's window
 
 
-def _prior(row: np.ndarray, raw: RawData, train_rows: np.ndarray, entities: int) -> PriorEvents:
+@dataclass(frozen=True)
+class CodedRows:
+    """The interaction rows coded against the entity tables: what encoding needs of them."""
+
+    user_row: np.ndarray  # (N,) int64 row of the users table
+    item_row: np.ndarray  # (N,) int64 row of the items table
+    label: np.ndarray  # (N,) float32 0/1
+    timestamp: np.ndarray  # (N,) int64
+
+    @classmethod
+    def of(cls, raw: RawData) -> CodedRows:
+        inter = raw.interactions
+        return cls(
+            pd.Index(raw.users.index).get_indexer(inter["user_id"].to_numpy()).astype(np.int64),
+            pd.Index(raw.items.index).get_indexer(inter["item_id"].to_numpy()).astype(np.int64),
+            inter["label"].to_numpy(np.float32), inter["timestamp"].to_numpy(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+# Per event sequence: its codec, and its events keyed by user row - or None when the caller
+# fills the windows itself (the out-of-core builder, user bucket by user bucket).
+Sequences = tuple[tuple[TokenCodec, SequenceEvents | None], ...]
+
+
+def _prior(rows: CodedRows, row: np.ndarray, train_rows: np.ndarray,
+           entities: int) -> PriorEvents:
     """As-of counts for every interaction row, then for every entity after all train events
     (the last `entities` queries)."""
-    inter = raw.interactions
-    time = inter["timestamp"].to_numpy(np.int64)
     return prior_events(
-        row[train_rows], time[train_rows], inter["label"].to_numpy()[train_rows],
+        row[train_rows], rows.timestamp[train_rows], rows.label[train_rows],
         np.concatenate([row, np.arange(entities)]),
-        np.concatenate([time, np.full(entities, AFTER_ALL)]),
+        np.concatenate([rows.timestamp, np.full(entities, AFTER_ALL)]),
     )
 
 
-def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: str,
+def _encode_side(rows: CodedRows, table: EntityTable, entities: pd.DataFrame, row: np.ndarray,
                  train_rows: np.ndarray, prior: float, items: _Side | None = None,
-                 sequences: tuple[tuple[TokenCodec, SequenceEvents], ...] = ()) -> _Side:
-    """One tower; `items`, the encoded item side, for the user tower's history field;
-    `sequences`, the user tower's event sequences (codec and events)."""
-    inter = raw.interactions
-    row = pd.Index(entities.index).get_indexer(inter[key].to_numpy()).astype(np.int64)
-    train_entities = entities.loc[entities.index.isin(inter[key].iloc[train_rows].unique())]
+                 sequences: Sequences = ()) -> _Side:
+    """One tower; `row`, each interaction's row of `entities`; `items`, the encoded item side,
+    for the user tower's history field; `sequences`, the user tower's event sequences."""
+    train_entities = entities.iloc[np.unique(row[train_rows])]
     spec = table.history if items is not None else None
     codecs = tuple(c for c, _ in sequences)
     if not table.label_rate and spec is None:  # no interaction statistic to compute
         codec = fit_tower(table, train_entities, sequences=codecs)
-        windows, stored = _sequence_windows(raw, row, train_rows, sequences, codec.layout)
+        windows, stored = _sequence_windows(rows, row, train_rows, len(entities), sequences,
+                                            codec.layout)
         return _Side(codec, codec.encode(entities, sequences=stored), row, None, None, windows)
-    events = _prior(row, raw, train_rows, len(entities))
-    n = len(inter)  # queries [0, n) are the interaction rows, [n, n + entities) the cutoff
+    events = _prior(rows, row, train_rows, len(entities))
+    n = len(rows)  # queries [0, n) are the interaction rows, [n, n + entities) the cutoff
     stat_codec = (_fit_label_stat(events.count[train_rows], events.positives[train_rows], prior)
                   if table.label_rate else None)
     history_codec = (HistoryCodec(spec.name, spec.max_len, items.codec.id.size)
                      if spec is not None and items is not None else None)
     codec = fit_tower(table, train_entities, stat_codec, history_codec, codecs)
-    windows, stored = _sequence_windows(raw, row, train_rows, sequences, codec.layout)
+    windows, stored = _sequence_windows(rows, row, train_rows, len(entities), sequences,
+                                        codec.layout)
 
     history = cutoff_history = None
     if history_codec is not None and items is not None:
@@ -206,20 +231,19 @@ def _encode_side(raw: RawData, table: EntityTable, entities: pd.DataFrame, key: 
     return _Side(codec, encoded, row, stat, history, windows)
 
 
-def _sequence_windows(raw: RawData, row: np.ndarray, train_rows: np.ndarray,
-                      sequences: tuple[tuple[TokenCodec, SequenceEvents], ...],
-                      layout: TableLayout
+def _sequence_windows(rows: CodedRows, row: np.ndarray, train_rows: np.ndarray, users: int,
+                      sequences: Sequences, layout: TableLayout
                       ) -> tuple[tuple[RowHistory, ...], list[np.ndarray] | None]:
     """Per event sequence: every interaction row's window of the events strictly before it,
-    and the stored (cutoff) tokens of every user (the rows of raw.users)."""
-    if not sequences:
+    and the stored (cutoff) tokens of every user (`users` rows). Nothing for deferred
+    sequences: their tables hold empty sequences until the caller fills them."""
+    if not sequences or any(events is None for _, events in sequences):
         return (), None
-    time = raw.interactions["timestamp"].to_numpy(np.int64)
-    users = len(raw.users)
-    cutoff = np.full(users, train_cutoff(raw, train_rows), np.int64)
+    cutoff = np.full(users, train_cutoff(rows.timestamp, train_rows), np.int64)
     windows, stored = [], []
     for codec, events in sequences:
-        before = events.as_of(row, time)
+        assert events is not None
+        before = events.as_of(row, rows.timestamp)
         windows.append(RowHistory(events.token[before.positive_order], before.positive_end,
                                   np.minimum(before.count, codec.max_len),
                                   layout.sequences[codec.column]))
@@ -244,44 +268,55 @@ def _as_of(side: _Side, rows: np.ndarray
     return table_row, num, score, history
 
 
-def _held_out(raw: RawData, users: _Side, items: _Side, rows: np.ndarray,
-              mode: EvalMode) -> EncodedSplit:
-    """Held-out `rows` as served: the stored tables (cutoff), and in `online` mode the user's
-    statistic and history from every logged event strictly before the row."""
-    label = raw.interactions["label"].to_numpy(np.float32)[rows]
-    user_row, item_row = users.row[rows], items.row[rows]
+def _held_out(rows: CodedRows, users: _Side, items: _Side, held: np.ndarray, mode: EvalMode,
+              sequences: Sequences) -> EncodedSplit:
+    """Held-out rows `held` as served: the stored tables (cutoff), and in `online` mode the
+    user's statistic, history and event sequences from every logged event strictly before the
+    row (deferred sequences are left to the caller)."""
+    user_row, item_row = users.row[held], items.row[held]
     user_num, history, layout = users.table.num[user_row], None, users.codec.layout
-    sequences: tuple[RowHistory, ...] = ()
+    windows: tuple[RowHistory, ...] = ()
     if mode is EvalMode.online:
-        inter, events = raw.interactions, raw.schema.events
-        state = users_as_of(users.codec, items.table, inter, inter["user_id"].to_numpy()[rows],
-                            inter["timestamp"].to_numpy(np.int64)[rows], raw.events,
-                            events.sequences if events is not None else ())
+        state = coded_users_as_of(users.codec, rows.user_row, rows.timestamp, rows.label,
+                                  items.table.cat[rows.item_row, ID], user_row,
+                                  rows.timestamp[held])
         if state.stat is not None:
             user_num, _ = layout.with_label_stat(user_num, None, state.stat)
         if state.history is not None and layout.history is not None:
             history = RowHistory.from_padded(state.history, layout.history)
-        sequences = tuple(RowHistory.from_padded(tokens, field) for tokens, field in
-                          zip(state.sequences, layout.sequences.values(), strict=True))
+        if not any(events is None for _, events in sequences):
+            windows = tuple(RowHistory.from_padded(events.recent(user_row, rows.timestamp[held]),
+                                                   layout.sequences[codec.column])
+                            for codec, events in sequences if events is not None)
     item_score = None if items.table.score is None else items.table.score[item_row]
-    return EncodedSplit(user_row, item_row, user_num, items.table.num[item_row], label, history,
-                        item_score, sequences)
+    return EncodedSplit(user_row, item_row, user_num, items.table.num[item_row],
+                        rows.label[held], history, item_score, windows)
 
 
 def encode_dataset(raw: RawData, split_rows: dict[str, np.ndarray]) -> EncodedData:
     """Fit on split_rows["train"]; encode the train rows as of their time and the valid / test
     rows in both evaluation modes."""
+    rows = CodedRows.of(raw)
+    cutoff = train_cutoff(rows.timestamp, split_rows["train"])
+    return encode_rows(raw.schema, raw.users, raw.items, rows, split_rows,
+                       fit_event_sequences(raw, cutoff))
+
+
+def encode_rows(schema: DatasetSchema, users: pd.DataFrame, items: pd.DataFrame, rows: CodedRows,
+                split_rows: dict[str, np.ndarray], sequences: Sequences = ()) -> EncodedData:
+    """encode_dataset on interaction rows already coded against `users` and `items` (the
+    tables of RawData); deferred `sequences` leave their windows and stored tokens empty."""
     train_rows = split_rows["train"]
-    prior = float(raw.interactions["label"].iloc[train_rows].mean())
-    schema = raw.schema
-    items = _encode_side(raw, schema.items, raw.items, "item_id", train_rows, prior)
-    users = _encode_side(raw, schema.users, raw.users, "user_id", train_rows, prior, items,
-                         fit_event_sequences(raw, train_cutoff(raw, train_rows)))
-    label = raw.interactions["label"].to_numpy(np.float32)
-    user_row, user_num, _, history = _as_of(users, train_rows)
-    item_row, item_num, item_score, _ = _as_of(items, train_rows)
-    train = EncodedSplit(user_row, item_row, user_num, item_num, label[train_rows], history,
-                         item_score, tuple(_windows(w, train_rows) for w in users.sequences))
-    held_out = {mode: {split: _held_out(raw, users, items, split_rows[split.value], mode)
+    prior = float(rows.label[train_rows].mean())
+    item_side = _encode_side(rows, schema.items, items, rows.item_row, train_rows, prior)
+    user_side = _encode_side(rows, schema.users, users, rows.user_row, train_rows, prior,
+                             item_side, sequences)
+    user_row, user_num, _, history = _as_of(user_side, train_rows)
+    item_row, item_num, item_score, _ = _as_of(item_side, train_rows)
+    train = EncodedSplit(user_row, item_row, user_num, item_num, rows.label[train_rows], history,
+                         item_score, tuple(_windows(w, train_rows) for w in user_side.sequences))
+    held_out = {mode: {split: _held_out(rows, user_side, item_side, split_rows[split.value],
+                                        mode, sequences)
                        for split in HeldOut} for mode in EvalMode}
-    return EncodedData(users.codec, items.codec, users.table, items.table, train, held_out, prior)
+    return EncodedData(user_side.codec, item_side.codec, user_side.table, item_side.table, train,
+                       held_out, prior)

@@ -60,9 +60,10 @@ class RawData:
 def load_dataset(schema: DatasetSchema, data_dir: Path) -> RawData:
     """Read interactions, users, items (and events); file paths in `schema` are relative to
     `data_dir`."""
-    interactions = read_interactions(schema, data_dir)
-    users = _complete(_entity_frame(schema.users, data_dir), interactions["user_id"], "user_id")
-    items = _complete(_entity_frame(schema.items, data_dir), interactions["item_id"], "item_id")
+    columns = read_interaction_columns(schema, data_dir)
+    interactions = columns.frame()
+    users = read_entities(schema.users, data_dir, columns.user_id, "user_id")
+    items = read_entities(schema.items, data_dir, columns.item_id, "item_id")
     log.info(
         "%s: %d interactions (%.1f%% positive), %d users, %d items",
         schema.name,
@@ -92,8 +93,25 @@ def read_entity_table(table: EntityTable, path: Path) -> pd.DataFrame:
     )
 
 
-def read_interactions(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
-    """The interactions file: user_id, item_id (str), label (float32 0/1), timestamp (int64)."""
+@dataclass(frozen=True)
+class InteractionColumns:
+    """The interactions file with its ids left in Arrow (no Python string per row): what the
+    out-of-core builder (training.build) codes into integer rows."""
+
+    user_id: pa.ChunkedArray  # str, id_prefix stripped
+    item_id: pa.ChunkedArray
+    label: np.ndarray  # (N,) float32 0/1
+    timestamp: np.ndarray  # (N,) int64; the file's row number when the schema names no timestamp
+
+    def frame(self) -> pd.DataFrame:
+        """user_id, item_id (str), label (float32 0/1), timestamp (int64)."""
+        return pd.DataFrame({"user_id": self.user_id.to_pandas(),
+                             "item_id": self.item_id.to_pandas(),
+                             "label": self.label, "timestamp": self.timestamp})
+
+
+def read_interaction_columns(schema: DatasetSchema, data_dir: Path) -> InteractionColumns:
+    """The interactions file, labels dropped and binarised as the schema says."""
     spec = schema.interactions
     path = data_dir / spec.file
     columns = [spec.user_id, spec.item_id, spec.label.column]
@@ -103,23 +121,26 @@ def read_interactions(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
 
     label = _numbers(raw.column(spec.label.column), spec.label.column, path)
     keep = ~np.isin(label, spec.label.drop)
-    raw = raw.filter(pa.array(keep))
+    if not keep.all():
+        raw = raw.filter(pa.array(keep))
+    if not raw.num_rows:
+        raise DataError(f"{path}: no interactions left after dropping labels {spec.label.drop}")
     if spec.timestamp is None:
         # The file's own row order stands in for time, so the temporal split still has one.
         timestamp = np.flatnonzero(keep).astype(np.int64)
     else:
         timestamp = _numbers(raw.column(spec.timestamp), spec.timestamp, path).astype(np.int64)
-    frame = pd.DataFrame(
-        {
-            "user_id": _ids(raw.column(spec.user_id), schema.users.id_prefix, spec.user_id, path),
-            "item_id": _ids(raw.column(spec.item_id), schema.items.id_prefix, spec.item_id, path),
-            "label": _binary_label(label[keep], spec.label, path),
-            "timestamp": timestamp,
-        }
+    return InteractionColumns(
+        user_id=id_array(raw.column(spec.user_id), schema.users.id_prefix, spec.user_id, path),
+        item_id=id_array(raw.column(spec.item_id), schema.items.id_prefix, spec.item_id, path),
+        label=_binary_label(label[keep], spec.label, path),
+        timestamp=timestamp,
     )
-    if frame.empty:
-        raise DataError(f"{path}: no interactions left after dropping labels {spec.label.drop}")
-    return frame
+
+
+def read_interactions(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
+    """The interactions file: user_id, item_id (str), label (float32 0/1), timestamp (int64)."""
+    return read_interaction_columns(schema, data_dir).frame()
 
 
 def read_events(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
@@ -157,16 +178,20 @@ def _binary_label(values: np.ndarray, spec: LabelSpec, path: Path) -> np.ndarray
     return values.astype(np.float32)
 
 
-def _entity_frame(table: EntityTable, data_dir: Path) -> pd.DataFrame:
-    if table.file is None:
-        return pd.DataFrame(index=pd.Index([], dtype=str, name=table.id))
-    return read_entity_table(table, data_dir / table.file)
+def read_entities(table: EntityTable, data_dir: Path, seen: pa.ChunkedArray,
+                  name: str) -> pd.DataFrame:
+    """The users or items of a dataset (RawData.users / .items): the entity file's rows, then a
+    row of empty features for each id that only the interactions (`seen`) mention, in order of
+    first appearance; the index is named `name` (user_id, item_id)."""
+    frame = (read_entity_table(table, data_dir / table.file) if table.file is not None
+             else pd.DataFrame(index=pd.Index([], dtype=str, name=table.id)))
+    return _complete(frame, seen, name)
 
 
-def _complete(frame: pd.DataFrame, seen: pd.Series, name: str) -> pd.DataFrame:
+def _complete(frame: pd.DataFrame, seen: pa.ChunkedArray, name: str) -> pd.DataFrame:
     """Add a row of empty features for every id that only the interactions mention."""
     # Set operations in pyarrow: pandas' isin / difference on string ids are several times slower.
-    ids = pc.unique(pa.array(seen))
+    ids = pc.unique(seen)
     known = pa.array(frame.index).cast(ids.type)
     extra = pd.Index(ids.filter(pc.invert(pc.is_in(ids, value_set=known))).to_pandas(), name=name)
     if len(extra) and len(frame.columns):
@@ -175,14 +200,20 @@ def _complete(frame: pd.DataFrame, seen: pd.Series, name: str) -> pd.DataFrame:
     return pd.concat([frame.rename_axis(name), filler]) if len(extra) else frame.rename_axis(name)
 
 
-def _ids(column: pa.ChunkedArray, prefix: str, name: str, path: Path) -> pd.Series:
-    ids = _strings(column)
+def id_array(column: pa.ChunkedArray, prefix: str, name: str, path: Path) -> pa.ChunkedArray:
+    """An id column as Arrow strings, `prefix` stripped; an empty id is an error."""
+    ids = pc.fill_null(pc.cast(column, pa.string()), "")
     if prefix:
-        ids = ids.str.removeprefix(prefix)
-    empty = int((ids == "").sum())
+        ids = pc.if_else(pc.starts_with(ids, prefix),
+                         pc.utf8_slice_codeunits(ids, len(prefix)), ids)
+    empty = pc.sum(pc.equal(ids, "")).as_py() or 0
     if empty:
         raise DataError(f"{path}: {empty} rows have an empty {name!r}")
     return ids
+
+
+def _ids(column: pa.ChunkedArray, prefix: str, name: str, path: Path) -> pd.Series:
+    return id_array(column, prefix, name, path).to_pandas()
 
 
 def _strings(column: pa.ChunkedArray) -> pd.Series:

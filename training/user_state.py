@@ -42,16 +42,26 @@ def users_as_of(codec: TowerCodec, items: EncodedTable, log: pd.DataFrame,
     with event sequences also needs the `events` table (training.tables.read_events) and the
     schema's sequence `specs`."""
     codes, _ = pd.factorize(np.concatenate([log["user_id"].to_numpy(), users]))
-    prior = prior_events(codes[: len(log)], log["timestamp"].to_numpy(np.int64),
-                         log["label"].to_numpy(), codes[len(log):], times)
+    item_rows = pd.Index(items.ids).get_indexer(log["item_id"].to_numpy())
+    state = coded_users_as_of(codec, codes[: len(log)], log["timestamp"].to_numpy(np.int64),
+                              log["label"].to_numpy(), np.where(item_rows >= 0,
+                                                                items.cat[item_rows, ID], OOV),
+                              codes[len(log):], times)
+    return UserState(state.stat, state.history, _sequences(codec, users, times, events, specs))
+
+
+def coded_users_as_of(codec: TowerCodec, log_user: np.ndarray, log_time: np.ndarray,
+                      log_label: np.ndarray, log_item_token: np.ndarray, users: np.ndarray,
+                      times: np.ndarray) -> UserState:
+    """The label statistic and history of `users` (Q,) at `times` (Q,) from a log coded as
+    integers: each event's user code (the same codes as `users`), time, 0/1 label and item id
+    token. No event sequences."""
+    prior = prior_events(log_user, log_time, log_label, users, times)
     stat = (codec.label_stat.columns(prior.count, prior.positives)
             if codec.label_stat is not None else None)
-    history = None
-    if codec.history is not None:
-        item_rows = pd.Index(items.ids).get_indexer(log["item_id"].to_numpy())
-        event_tokens = np.where(item_rows >= 0, items.cat[item_rows, ID], OOV)
-        history = recent_tokens(prior, event_tokens, codec.history.max_len)
-    return UserState(stat, history, _sequences(codec, users, times, events, specs))
+    history = (recent_tokens(prior, log_item_token, codec.history.max_len)
+               if codec.history is not None else None)
+    return UserState(stat, history)
 
 
 def _sequences(codec: TowerCodec, users: np.ndarray, times: np.ndarray,
@@ -69,7 +79,7 @@ def _sequences(codec: TowerCodec, users: np.ndarray, times: np.ndarray,
                          "table and the schema that names them")
     index = pd.Index(pd.unique(users))
     queries = index.get_indexer(users).astype(np.int64)
-    return tuple(SequenceEvents(counted_events(events, by_field[q.column]), q, index)
+    return tuple(SequenceEvents.of(counted_events(events, by_field[q.column]), q, index)
                  .recent(queries, times) for q in codec.sequences)
 
 
