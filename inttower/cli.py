@@ -91,6 +91,35 @@ def data_synth(
                             seed=seed, fmt=fmt, integer_item_ids=integer_item_ids)))
 
 
+@data_app.command("build")
+def data_build(
+    out: Annotated[Path, typer.Option(help="Folder to create for the shards (must not exist).")],
+    dataset: Annotated[str, typer.Option(help="Built-in dataset: ml-100k or ml-1m.")] = "ml-100k",
+    schema: Annotated[Path | None, typer.Option(help="Your own data's schema file.")] = None,
+    split: SplitKind = SplitKind.random,
+    seed: int = 1,
+    shard_rows: Annotated[int, typer.Option(
+        min=1, help="Train rows per shard; the user buckets the behaviour log is spilled "
+                    "into follow.")] = 500_000,
+    progress: bool = True,
+) -> None:
+    """Fit the features on the train split and write every split's encoded rows as shards,
+    out of core (`inttower train --built` streams from them)."""
+    import sys
+
+    from training.build import BuildConfig, build
+    from training.data import DataConfig
+    from training.tables import DataError
+
+    config = BuildConfig(DataConfig(dataset=dataset, schema=schema, split=split, seed=seed),
+                         shard_rows=shard_rows, progress=progress,
+                         command=" ".join(["inttower", *sys.argv[1:]]))
+    try:
+        typer.echo(str(build(config, out)))
+    except (DataError, FileExistsError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+
+
 @app.command()
 def train(
     dataset: Annotated[str, typer.Option(help="Built-in dataset: ml-100k or ml-1m.")] = "ml-100k",

@@ -36,7 +36,7 @@ def test_the_training_rows_give_back_the_stored_rows(
         trained: TrainResult, artifacts_copy: Path, synth_schema: Path, tmp_path: Path) -> None:
     # The bundle stores every user's state after all its train events: the same log, the same rows.
     log = _log(synth_schema)  # the toy model's split: random, seed 1
-    train_log = log.iloc[split_rows(log, SplitKind.random, 1)["train"]]
+    train_log = log.iloc[split_rows(log["timestamp"].to_numpy(), SplitKind.random, 1)["train"]]
     parent = load_current(artifacts_copy)
     version = refresh_users(artifacts_copy,
                             read_interaction_log(artifacts_copy, _write(train_log,

@@ -55,15 +55,22 @@ class DataConfig:
 
 
 
-def load_split(config: DataConfig) -> tuple[DatasetSchema, RawData, dict[str, np.ndarray]]:
-    """The raw tables and the row positions of each split; nothing fitted yet."""
+def resolve_schema(config: DataConfig) -> tuple[DatasetSchema, Path]:
+    """The schema with the config's overrides, and the folder its file paths are relative to
+    (a built-in dataset is fetched first)."""
     if config.schema is not None:
         schema, data_dir = DatasetSchema.load(config.schema), Path(config.schema).parent
     else:
         schema, data_dir = builtin_schema(config.dataset), fetch_movielens(config.dataset)
-    schema = config.apply(schema)
+    return config.apply(schema), data_dir
+
+
+def load_split(config: DataConfig) -> tuple[DatasetSchema, RawData, dict[str, np.ndarray]]:
+    """The raw tables and the row positions of each split; nothing fitted yet."""
+    schema, data_dir = resolve_schema(config)
     raw = load_dataset(schema, data_dir)
-    rows = split_rows(raw.interactions, config.split, config.seed)
+    rows = split_rows(raw.interactions["timestamp"].to_numpy(np.int64), config.split,
+                      config.seed)
     log.info("%s: %d rows (train %d / valid %d / test %d), %d users, %d items", schema.name,
              len(raw.interactions), *map(len, rows.values()), len(raw.users), len(raw.items))
     return schema, raw, rows

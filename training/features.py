@@ -61,6 +61,18 @@ class RowHistory:
                    np.arange(1, n + 1, dtype=np.int64) * width,
                    (recent > 0).sum(axis=1).astype(np.int64), field)
 
+    def take(self, rows: np.ndarray) -> RowHistory:
+        return RowHistory(self.tokens, self.end[rows], self.length[rows], self.field)
+
+    def padded(self, max_len: int) -> np.ndarray:
+        """(N, max_len) int64 tokens, most recent first, 0-padded (from_padded's inverse)."""
+        offsets = np.arange(max_len, dtype=np.int64)  # 0 = the most recent
+        taken = offsets[None, :] < self.length[:, None]
+        if not len(self.tokens):  # no counted events at all
+            return np.zeros(taken.shape, np.int64)
+        positions = np.where(taken, self.end[:, None] - 1 - offsets[None, :], 0)
+        return np.where(taken, self.tokens[positions], 0)
+
 
 @dataclass
 class EncodedSplit:
@@ -77,6 +89,14 @@ class EncodedSplit:
 
     def __len__(self) -> int:
         return len(self.label)
+
+    def take(self, rows: np.ndarray) -> EncodedSplit:
+        """These positions of the split (windows sliced, not copied)."""
+        return EncodedSplit(
+            self.user_row[rows], self.item_row[rows], self.user_num[rows], self.item_num[rows],
+            self.label[rows], None if self.history is None else self.history.take(rows),
+            None if self.item_score is None else self.item_score[rows],
+            tuple(w.take(rows) for w in self.sequences))
 
 
 @dataclass
@@ -251,10 +271,6 @@ def _sequence_windows(rows: CodedRows, row: np.ndarray, train_rows: np.ndarray, 
     return tuple(windows), stored
 
 
-def _windows(window: RowHistory, rows: np.ndarray) -> RowHistory:
-    return RowHistory(window.tokens, window.end[rows], window.length[rows], window.field)
-
-
 def _as_of(side: _Side, rows: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, RowHistory | None]:
     """(table rows, numerics and score features with the as-of statistic, history windows) of
@@ -264,7 +280,7 @@ def _as_of(side: _Side, rows: np.ndarray
     score = None if side.table.score is None else side.table.score[table_row]
     if side.stat is not None:
         num, score = side.codec.layout.with_label_stat(num, score, side.stat[rows])
-    history = _windows(side.history, rows) if side.history is not None else None
+    history = side.history.take(rows) if side.history is not None else None
     return table_row, num, score, history
 
 
@@ -314,7 +330,7 @@ def encode_rows(schema: DatasetSchema, users: pd.DataFrame, items: pd.DataFrame,
     user_row, user_num, _, history = _as_of(user_side, train_rows)
     item_row, item_num, item_score, _ = _as_of(item_side, train_rows)
     train = EncodedSplit(user_row, item_row, user_num, item_num, rows.label[train_rows], history,
-                         item_score, tuple(_windows(w, train_rows) for w in user_side.sequences))
+                         item_score, tuple(w.take(train_rows) for w in user_side.sequences))
     held_out = {mode: {split: _held_out(rows, user_side, item_side, split_rows[split.value],
                                         mode, sequences)
                        for split in HeldOut} for mode in EvalMode}

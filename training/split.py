@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:  # `inttower` imports SplitKind for its options: pandas would slow every command
-    import pandas as pd
 
 FRACTIONS = (0.8, 0.1, 0.1)
 
@@ -36,13 +32,14 @@ class EvalMode(StrEnum):
     online = "online"
 
 
-def split_rows(interactions: pd.DataFrame, kind: SplitKind, seed: int) -> dict[str, np.ndarray]:
-    """Row positions of each split: {"train", "valid", "test"} -> int64 arrays."""
-    n = len(interactions)
+def split_rows(timestamp: np.ndarray, kind: SplitKind, seed: int) -> dict[str, np.ndarray]:
+    """Row positions of each split, from every interaction's (N,) timestamp: {"train", "valid",
+    "test"} -> int64 arrays."""
+    n = len(timestamp)
     if kind is SplitKind.random:
         order = np.random.default_rng(seed).permutation(n)
     else:
-        order = np.argsort(interactions["timestamp"].to_numpy(), kind="stable")
+        order = np.argsort(timestamp, kind="stable")
     cut_train = int(n * FRACTIONS[0])
     cut_valid = int(n * (FRACTIONS[0] + FRACTIONS[1]))
     return {

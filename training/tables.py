@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,7 +119,7 @@ def read_interaction_columns(schema: DatasetSchema, data_dir: Path) -> Interacti
         columns.append(spec.timestamp)
     raw = _read_columns(path, spec.format, columns)
 
-    label = _numbers(raw.column(spec.label.column), spec.label.column, path)
+    label = number_array(raw.column(spec.label.column), spec.label.column, path)
     keep = ~np.isin(label, spec.label.drop)
     if not keep.all():
         raw = raw.filter(pa.array(keep))
@@ -129,7 +129,7 @@ def read_interaction_columns(schema: DatasetSchema, data_dir: Path) -> Interacti
         # The file's own row order stands in for time, so the temporal split still has one.
         timestamp = np.flatnonzero(keep).astype(np.int64)
     else:
-        timestamp = _numbers(raw.column(spec.timestamp), spec.timestamp, path).astype(np.int64)
+        timestamp = number_array(raw.column(spec.timestamp), spec.timestamp, path).astype(np.int64)
     return InteractionColumns(
         user_id=id_array(raw.column(spec.user_id), schema.users.id_prefix, spec.user_id, path),
         item_id=id_array(raw.column(spec.item_id), schema.items.id_prefix, spec.item_id, path),
@@ -156,7 +156,8 @@ def read_events(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
     raw = _read_columns(path, spec.format, [spec.user_id, spec.timestamp, *type_column, *tokens])
     frame = pd.DataFrame({
         "user_id": _ids(raw.column(spec.user_id), schema.users.id_prefix, spec.user_id, path),
-        "timestamp": _numbers(raw.column(spec.timestamp), spec.timestamp, path).astype(np.int64),
+        "timestamp": number_array(raw.column(spec.timestamp), spec.timestamp,
+                                  path).astype(np.int64),
         "type": (_strings(raw.column(spec.type)) if spec.type is not None
                  else pd.Series("", index=range(raw.num_rows))),
     })
@@ -200,9 +201,10 @@ def _complete(frame: pd.DataFrame, seen: pa.ChunkedArray, name: str) -> pd.DataF
     return pd.concat([frame.rename_axis(name), filler]) if len(extra) else frame.rename_axis(name)
 
 
-def id_array(column: pa.ChunkedArray, prefix: str, name: str, path: Path) -> pa.ChunkedArray:
+def id_array(column: pa.ChunkedArray | pa.Array, prefix: str, name: str,
+             path: Path) -> pa.ChunkedArray | pa.Array:
     """An id column as Arrow strings, `prefix` stripped; an empty id is an error."""
-    ids = pc.fill_null(pc.cast(column, pa.string()), "")
+    ids = string_array(column)
     if prefix:
         ids = pc.if_else(pc.starts_with(ids, prefix),
                          pc.utf8_slice_codeunits(ids, len(prefix)), ids)
@@ -216,16 +218,22 @@ def _ids(column: pa.ChunkedArray, prefix: str, name: str, path: Path) -> pd.Seri
     return id_array(column, prefix, name, path).to_pandas()
 
 
-def _strings(column: pa.ChunkedArray) -> pd.Series:
+def string_array(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """A column as Arrow strings, "" where missing."""
     # Parquet may hold numbers or dictionaries; text columns are strings already (a no-op cast).
-    return pc.fill_null(pc.cast(column, pa.string()), "").to_pandas()
+    return pc.fill_null(pc.cast(column, pa.string()), "")
 
 
-def _numbers(column: pa.ChunkedArray, name: str, path: Path) -> np.ndarray:
+def _strings(column: pa.ChunkedArray) -> pd.Series:
+    return string_array(column).to_pandas()
+
+
+def number_array(column: pa.ChunkedArray | pa.Array, name: str, path: Path) -> np.ndarray:
+    """A numeric (or datetime) column as float64; an empty or infinite value is an error."""
     if pa.types.is_temporal(column.type):
         column = pc.cast(column, pa.int64())  # Parquet datetimes: ticks since the epoch
     try:
-        values = pc.cast(column, pa.float64()).to_numpy()
+        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
     except pa.ArrowException as exc:
         raise DataError(f"{path}: column {name!r} must be numeric: {exc}") from exc
     bad = ~np.isfinite(values)
@@ -237,19 +245,31 @@ def _numbers(column: pa.ChunkedArray, name: str, path: Path) -> np.ndarray:
 def _read_columns(path: Path, fmt: TableFormat, columns: Sequence[str]) -> pa.Table:
     """The named columns of one table file (or folder of Parquet parts); text formats yield
     strings only."""
+    batches = list(iter_batches(path, fmt, columns))
+    if not batches:  # a header and no rows
+        return pa.table({c: pa.array([], pa.string()) for c in dict.fromkeys(columns)})
+    return pa.Table.from_batches(batches)
+
+
+def iter_batches(path: Path, fmt: TableFormat, columns: Sequence[str],
+                 batch_rows: int | None = None) -> Iterator[pa.RecordBatch]:
+    """The named columns of a table file (or folder of Parquet parts) as record batches, read
+    as they are consumed: a table larger than memory streams. Text formats yield strings only."""
+    columns = list(dict.fromkeys(columns))
     if path.is_dir():
-        return _read_parquet_parts(path, fmt, list(dict.fromkeys(columns)))
+        yield from _parquet_parts(path, fmt, columns, batch_rows)
+        return
     if not path.is_file():
         raise DataError(f"file not found: {path}")
     fmt = _resolve_format(path, fmt)
-    columns = list(dict.fromkeys(columns))
     try:
         if fmt == "parquet":
             _require(columns, pq.read_schema(path).names, path)
-            return pq.read_table(path, columns=columns)
+            yield from pq.ParquetFile(path).iter_batches(batch_rows or 1 << 20, columns=columns)
+            return
         names = _header(path, fmt)
         _require(columns, names, path)
-        return pcsv.read_csv(
+        reader = pcsv.open_csv(
             path,
             # The header is parsed above, so pyarrow gets final names and every type up front.
             read_options=pcsv.ReadOptions(skip_rows=1, column_names=names),
@@ -264,11 +284,13 @@ def _read_columns(path: Path, fmt: TableFormat, columns: Sequence[str]) -> pa.Ta
                 strings_can_be_null=False,
             ),
         )
+        yield from reader
     except pa.ArrowException as exc:
         raise DataError(f"cannot read {path} as {fmt}: {exc}") from exc
 
 
-def _read_parquet_parts(folder: Path, fmt: TableFormat, columns: list[str]) -> pa.Table:
+def _parquet_parts(folder: Path, fmt: TableFormat, columns: list[str],
+                   batch_rows: int | None) -> Iterator[pa.RecordBatch]:
     """A table written as a folder of `*.parquet` parts (other files in it are ignored)."""
     if fmt not in ("auto", "parquet"):
         raise DataError(f"{folder} is a folder: only Parquet parts can be read from one, "
@@ -279,7 +301,7 @@ def _read_parquet_parts(folder: Path, fmt: TableFormat, columns: list[str]) -> p
     try:
         dataset = ds.dataset(parts, format="parquet")
         _require(columns, dataset.schema.names, folder)
-        return dataset.to_table(columns=columns)
+        yield from dataset.to_batches(columns=columns, batch_size=batch_rows or 1 << 20)
     except pa.ArrowException as exc:
         raise DataError(f"cannot read the Parquet parts in {folder}: {exc}") from exc
 
