@@ -148,6 +148,9 @@ def train(
              "batch looks up, not the vocabulary.")] = True,
     no_publish: Annotated[bool, typer.Option("--no-publish", help="Train and score only.")] = False,
     item_dtype: ItemDtypeOpt = DEFAULT_ITEM_DTYPE,
+    built: Annotated[Path | None, typer.Option(
+        help="Stream the rows from a folder `inttower data build` wrote (its dataset, split and "
+             "seed replace --dataset, --schema, --split and --seed).")] = None,
     progress: bool = True,
 ) -> None:
     """Train IntTower with early stopping on validation AUC and publish a bundle."""
@@ -175,8 +178,14 @@ def train(
         fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
                       sparse_embeddings=sparse_embeddings, progress=progress),
         artifacts=None if no_publish else artifacts, device=device, item_dtype=item_dtype,
+        built=built,
     )
-    result = run_training(config)
+    try:
+        result = run_training(config)
+    except FileNotFoundError as exc:
+        if built is None:
+            raise
+        raise _fail(str(exc)) from exc
     if result.main:  # under torchrun: rank 0 speaks for the job
         typer.echo(json.dumps(result.summary(), indent=2))
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from model.features import EncodedTable
-from training.as_of import prior_events
+from training.as_of import AFTER_ALL, prior_events
 from training.dataset import HistoryWindows
 from training.features import EncodedData, EncodedSplit, encode_dataset
 from training.schema import DatasetSchema
@@ -146,10 +146,15 @@ def test_no_train_row_sees_its_own_label(row: int) -> None:
                                                & (times[train] < times[row])])))
 
 
-def test_prior_events_match_a_direct_count_on_random_logs() -> None:
+# Time scales: small offsets, and nanosecond epochs wide enough that entity * span overflows
+# an int64 key, which makes prior_events rank the distinct times instead.
+@pytest.mark.parametrize("scale", [1, 10**17])
+def test_prior_events_match_a_direct_count_on_random_logs(scale: int) -> None:
     rng = np.random.default_rng(0)
     entity, time, label = rng.integers(0, 5, 300), rng.integers(0, 20, 300), rng.integers(0, 2, 300)
     q_entity, q_time = rng.integers(0, 6, 100), rng.integers(-1, 22, 100)
+    time, q_time = time * scale, q_time * scale
+    q_time[:5] = AFTER_ALL  # the cutoff state: after every event
     events = prior_events(entity, time, label, q_entity, q_time)
     for q in range(100):
         earlier = (entity == q_entity[q]) & (time < q_time[q])

@@ -42,10 +42,10 @@ def prior_events(event_entity: np.ndarray, event_time: np.ndarray, event_label: 
     Entities are non-negative int codes shared by both sides; times are int64 (AFTER_ALL allowed
     for queries). Events of one entity at one time keep their input order among themselves.
     """
-    times, ranks = np.unique(np.concatenate([event_time, query_time]), return_inverse=True)
-    span = np.int64(len(times) + 1)
-    event_key = event_entity.astype(np.int64) * span + ranks[: len(event_time)]
-    query_key = query_entity.astype(np.int64) * span + ranks[len(event_time):]
+    entities = int(max(event_entity.max(initial=-1), query_entity.max(initial=-1))) + 1
+    event_rank, query_rank, span = _time_ranks(event_time, query_time, entities)
+    event_key = event_entity.astype(np.int64) * span + event_rank
+    query_key = query_entity.astype(np.int64) * span + query_rank
     order = np.argsort(event_key, kind="stable")
     sorted_key = event_key[order]
     positive = event_label[order] > 0.5
@@ -64,6 +64,24 @@ def prior_events(event_entity: np.ndarray, event_time: np.ndarray, event_label: 
         positive_end=cum_positive[before],
         positive_order=order[positive],
     )
+
+
+def _time_ranks(event_time: np.ndarray, query_time: np.ndarray, entities: int
+                ) -> tuple[np.ndarray, np.ndarray, np.int64]:
+    """Times of both sides mapped, order kept, onto 0 .. span - 1 (AFTER_ALL onto the last), so
+    that entity * span + time is one int64 key. Offsets from the earliest time when the keys
+    fit; else ranks among the distinct times (one more sort of every time, for wide ranges)."""
+    finite = query_time[query_time != AFTER_ALL]
+    both = [t for t in (event_time, finite) if len(t)]
+    low = min((int(t.min()) for t in both), default=0)
+    high = max((int(t.max()) for t in both), default=0)
+    span = high - low + 2
+    if entities * span < 2**62:
+        after = np.int64(high - low + 1)
+        return (event_time - low, np.where(query_time == AFTER_ALL, after, query_time - low),
+                np.int64(span))
+    times, ranks = np.unique(np.concatenate([event_time, query_time]), return_inverse=True)
+    return ranks[: len(event_time)], ranks[len(event_time):], np.int64(len(times) + 1)
 
 
 def recent_tokens(events: PriorEvents, event_tokens: np.ndarray, max_len: int) -> np.ndarray:

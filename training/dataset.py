@@ -18,12 +18,22 @@ from training.distributed import SINGLE, Ranks, shard_in_order, shard_of_epoch
 from training.features import EncodedSplit, RowHistory
 
 
-class _TableTensors:
+class TableTensors:
     """An EncodedTable as tensors on the training device, for row gathers."""
 
     def __init__(self, table: EncodedTable, device: torch.device) -> None:
         self.cat = torch.tensor(table.cat).to(device)
         self.seq = [torch.tensor(s).to(device) for s in table.seq]
+        self.device = device
+
+    @classmethod
+    def of(cls, table: EncodedTable | TableTensors, device: torch.device) -> TableTensors:
+        """`table` on `device` (tensors already there are shared, not copied)."""
+        if isinstance(table, TableTensors) and table.device == device:
+            return table
+        if isinstance(table, TableTensors):
+            raise ValueError(f"tables on {table.device}, rows on {device}")
+        return cls(table, device)
 
     def gather(self, rows: Tensor, num: Tensor, score: Tensor | None = None,
                windows: tuple[tuple[int, Tensor], ...] = ()) -> TowerInputs:
@@ -58,11 +68,11 @@ class HistoryWindows:
 class BatchSource:
     """Iterates one split in batches; `shuffle` reorders rows every epoch (seeded generator)."""
 
-    def __init__(self, users: EncodedTable, items: EncodedTable, split: EncodedSplit,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(self, users: EncodedTable | TableTensors, items: EncodedTable | TableTensors,
+                 split: EncodedSplit, device: torch.device | str = "cpu") -> None:
         device = torch.device(device)
-        self.users = _TableTensors(users, device)
-        self.items = _TableTensors(items, device)
+        self.users = TableTensors.of(users, device)
+        self.items = TableTensors.of(items, device)
         self.user_row = torch.tensor(split.user_row).to(device)
         self.item_row = torch.tensor(split.item_row).to(device)
         self.user_num = torch.tensor(split.user_num).to(device)
@@ -71,7 +81,7 @@ class BatchSource:
                            if split.item_score is not None else None)
         self.label = torch.tensor(split.label).to(device)
         row_windows = (*([split.history] if split.history is not None else []), *split.sequences)
-        self.windows = [HistoryWindows(w, users.seq[w.field].shape[1], device)
+        self.windows = [HistoryWindows(w, self.users.seq[w.field].shape[1], device)
                         for w in row_windows]
         self.device = device
 
@@ -107,6 +117,9 @@ class BatchSource:
                 item_key=item_row,
                 label=self.label.index_select(0, idx),
             )
+
+    def labels(self) -> np.ndarray:
+        return self.label.cpu().numpy()
 
     def user_keys(self) -> np.ndarray:
         """(N,) user row of each example, for GAUC."""

@@ -15,14 +15,17 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from model.inputs import Batch
-from training.dataset import BatchSource
+from training.dataset import BatchSource, TableTensors
 from training.distributed import SINGLE, Ranks, broadcast_buffers, from_main, gather_on_main, wrap
 from training.features import EncodedData, EncodedSplit
 from training.metrics import evaluate
 from training.optim import RowwiseAdam, set_sparse_gradients
+from training.shards import BuiltData, ShardedSplit
+from training.stream import ShardSource
 
 log = logging.getLogger(__name__)
 
+Source = BatchSource | ShardSource  # a split's rows in memory, or streamed from its shards
 # (model, batch) -> (loss to minimise, detached parts to log)
 Objective = Callable[[nn.Module, Batch], tuple[Tensor, dict[str, Tensor]]]
 Metrics = dict[str, float]  # auc, logloss, gauc of one split
@@ -40,7 +43,7 @@ def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer 
 
 
 @torch.no_grad()
-def predict(model: nn.Module, source: BatchSource, batch_size: int,
+def predict(model: nn.Module, source: Source, batch_size: int,
             ranks: Ranks = SINGLE) -> np.ndarray:
     """Probabilities of the rows of `source` in row order (in a data-parallel job, of this
     rank's contiguous part), with the model in eval mode."""
@@ -49,12 +52,12 @@ def predict(model: nn.Module, source: BatchSource, batch_size: int,
     return torch.sigmoid(torch.cat(logits)).cpu().numpy() if logits else np.empty(0, np.float32)
 
 
-def score_split(model: nn.Module, source: BatchSource, batch_size: int,
+def score_split(model: nn.Module, source: Source, batch_size: int,
                 ranks: Ranks = SINGLE) -> dict[str, float]:
     """AUC, logloss and GAUC over the whole split: each rank scores its part, rank 0 computes
     the metrics, every rank gets them."""
     prob = gather_on_main(predict(model, source, batch_size, ranks), ranks)
-    metrics = (evaluate(source.label.cpu().numpy(), prob, source.user_keys())
+    metrics = (evaluate(source.labels(), prob, source.user_keys())
                if prob is not None else None)
     return from_main(metrics, ranks)
 
@@ -83,7 +86,7 @@ class FitResult:
         return self.history[self.best_epoch - 1]
 
 
-def fit(model: nn.Module, train: BatchSource, valid: BatchSource, objective: Objective,
+def fit(model: nn.Module, train: Source, valid: Source, objective: Objective,
         config: FitConfig, ranks: Ranks = SINGLE) -> FitResult:
     """Adam (row-wise on the embedding tables), shuffled epochs, early stopping on validation AUC;
     leaves the best weights loaded. In a data-parallel job (`ranks`), `config.batch_size` is the
@@ -128,16 +131,23 @@ def fit(model: nn.Module, train: BatchSource, valid: BatchSource, objective: Obj
     return FitResult(best_epoch, len(history), time.perf_counter() - started, history)
 
 
-def fit_and_score(model: nn.Module, objective: Objective, data: EncodedData,
+def fit_and_score(model: nn.Module, objective: Objective, data: EncodedData | BuiltData,
                   fit_config: FitConfig, device: str, ranks: Ranks = SINGLE
                   ) -> tuple[FitResult, HeldOutMetrics]:
     """Fit on train with early stopping on valid (`cutoff` mode, as a bundle serves by default);
-    return the fit and the valid / test metrics in every evaluation mode."""
-    def source(split: EncodedSplit) -> BatchSource:
-        return BatchSource(data.users, data.items, split, device)
+    return the fit and the valid / test metrics in every evaluation mode. `data` in memory, or
+    built into shards and streamed (training.build)."""
+    users, items = TableTensors(data.users, torch.device(device)), TableTensors(
+        data.items, torch.device(device))
+
+    def source(split: EncodedSplit | ShardedSplit) -> Source:
+        if isinstance(split, ShardedSplit):
+            return ShardSource(users, items, split, device)
+        return BatchSource(users, items, split, device)
 
     valid = source(data.split("valid"))
-    result = fit(model.to(device), source(data.train), valid, objective, fit_config, ranks)
+    result = fit(model.to(device), source(data.split("train")), valid, objective, fit_config,
+                 ranks)
     eval_batch = fit_config.batch_size * 4
     return result, {mode.value: {split.value: score_split(model, source(encoded), eval_batch,
                                                           ranks)

@@ -27,8 +27,10 @@ import numpy as np
 import pandas as pd
 
 from model.features import EncodedTable, TowerCodec
+from training.data import DataConfig
 from training.features import EncodedSplit, RowHistory
-from training.split import EvalMode, HeldOut
+from training.schema import DatasetSchema
+from training.split import EvalMode, HeldOut, SplitKind
 
 FORMAT = 1
 MANIFEST = "build.json"
@@ -65,6 +67,10 @@ class Shard:
 
     def column(self, name: str, mmap: bool = True) -> np.ndarray:
         return np.load(self.folder / f"{name}.npy", mmap_mode="r" if mmap else None)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every column in memory: file name (without .npy) -> array."""
+        return {path.stem: np.load(path) for path in sorted(self.folder.glob("*.npy"))}
 
     def read(self, history_field: int | None) -> EncodedSplit:
         """The shard in memory, its windows as RowHistory (the history is `history_field`)."""
@@ -126,6 +132,15 @@ class BuiltData:
                                                 for part in self.manifest["splits"][name]),
                                           history)
                        for name in split_names()}
+
+    @property
+    def schema(self) -> DatasetSchema:
+        return DatasetSchema.model_validate(self.manifest["schema"])
+
+    def data_config(self) -> DataConfig:
+        """The dataset, split and seed this folder was built with."""
+        return DataConfig(schema=None, dataset=self.manifest["dataset"],
+                          split=SplitKind(self.manifest["split"]), seed=self.manifest["seed"])
 
     def split(self, name: str) -> ShardedSplit:
         """"train", or a held-out split in `cutoff` mode (as EncodedData.split)."""

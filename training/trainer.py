@@ -26,6 +26,7 @@ from training.export import item_vectors
 from training.features import EncodedData
 from training.loop import FitConfig, FitResult, HeldOutMetrics, Metrics, fit_and_score
 from training.objectives import inttower_objective
+from training.shards import BuiltData
 from training.split import EvalMode
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ class TrainConfig:
     artifacts: Path | None = Path("artifacts")  # None: do not publish a bundle
     device: str = "cpu"
     item_dtype: ItemDtype = DEFAULT_ITEM_DTYPE  # how the bundle stores the item vectors
+    # A folder `inttower data build` wrote: train streams from its shards (its dataset, split
+    # and seed replace `data`'s).
+    built: Path | None = None
 
 
 @dataclass
@@ -49,7 +53,7 @@ class TrainResult:
     fit: FitResult
     version: str | None
     model: torch.nn.Module
-    data: EncodedData
+    data: EncodedData | BuiltData
     seconds: float
     main: bool = True  # False on the other ranks of a data-parallel job: they publish nothing
 
@@ -81,14 +85,20 @@ def train(config: TrainConfig) -> TrainResult:
 
 def _train(config: TrainConfig, ranks: Ranks, device: str) -> TrainResult:
     started = time.perf_counter()
-    torch.manual_seed(config.data.seed)  # the same initial weights on every rank
-    schema, data = prepare_data(config.data)
+    data_config = config.data
+    data: EncodedData | BuiltData
+    if config.built is not None:
+        data = BuiltData(config.built)
+        schema, data_config = data.schema, data.data_config()
+    else:
+        schema, data = prepare_data(config.data)
+    torch.manual_seed(data_config.seed)  # the same initial weights on every rank
     model_config = ModelConfig(user=data.user_codec.spec, item=data.item_codec.spec, **config.model)
     if config.loss.cir_weight > 0 and model_config.user_heads != model_config.item_heads:
         raise ValueError("CIR compares flattened head sets: it needs user_heads == item_heads "
                          "(or cir_weight 0)")
     model = IntTower(model_config)
-    torch.manual_seed(config.data.seed + ranks.rank)  # ranks draw their own dropout masks
+    torch.manual_seed(data_config.seed + ranks.rank)  # ranks draw their own dropout masks
     objective = inttower_objective(config.loss, partial(gather_batch, ranks=ranks))
     result, metrics = fit_and_score(model, objective, data, config.fit, device, ranks)
     test, online = metrics[EvalMode.cutoff]["test"], metrics[EvalMode.online]["test"]
@@ -103,7 +113,7 @@ def _train(config: TrainConfig, ranks: Ranks, device: str) -> TrainResult:
             item_vectors=ItemVectors.encode(
                 item_vectors(model, data.items, progress=config.fit.progress), config.item_dtype),
         )
-        train_info = {"split": config.data.split.value, "seed": config.data.seed,
+        train_info = {"split": data_config.split.value, "seed": data_config.seed,
                       "loss": asdict(config.loss), "fit": asdict(config.fit),
                       "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                       "machine": platform.platform(), "torch": torch.__version__}
