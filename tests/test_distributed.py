@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -21,6 +22,8 @@ from torch import nn
 from model import store
 from model.bundle import load_current
 from tests.conftest import TOY_MODEL
+from training.build import BuildConfig, build
+from training.data import DataConfig
 from training.distributed import Ranks, average_sparse_gradients, shard_in_order, shard_of_epoch
 from training.export import refresh_items
 from training.trainer import TrainResult
@@ -39,12 +42,15 @@ def _launch(*args: str, marker: str = "") -> subprocess.Popen:
                             env=env, cwd=Path(__file__).parents[1])
 
 
-def _torchrun(schema: Path, artifacts: Path, epochs: int, marker: str = "") -> subprocess.Popen:
-    """Two-rank `inttower train` with the toy architecture of `trained`."""
+def _torchrun(schema: Path, artifacts: Path, epochs: int, marker: str = "",
+              built: Path | None = None) -> subprocess.Popen:
+    """Two-rank `inttower train` with the toy architecture of `trained` (streaming from the
+    shards of `built`, when given)."""
     model = ["--hidden", ",".join(map(str, TOY_MODEL["hidden"])),
              "--embed-dim", str(TOY_MODEL["embed_dim"]), "--head-dim", str(TOY_MODEL["head_dim"]),
              "--heads", str(TOY_MODEL["user_heads"])]
-    return _launch("train", "--schema", str(schema), "--artifacts", str(artifacts), "--seed", "1",
+    data = ["--built", str(built)] if built is not None else ["--schema", str(schema)]
+    return _launch("train", *data, "--artifacts", str(artifacts), "--seed", "1",
                    "--epochs", str(epochs), "--patience", str(epochs), "--batch-size", "512",
                    "--no-progress", *model, marker=marker)
 
@@ -83,9 +89,14 @@ def test_sparse_gradients_are_averaged_over_ranks_even_when_one_rank_has_none(
         assert torch.equal(torch.load(tmp_path / f"grad.{rank}"), expected)
 
 
+@pytest.mark.parametrize("rows", ["in memory", "streamed from shards"])
 def test_two_ranks_publish_one_bundle_scoring_like_one_process(
-        synth_schema: Path, trained: TrainResult, tmp_path: Path) -> None:
-    run = _torchrun(synth_schema, tmp_path / "art", epochs=4)
+        synth_schema: Path, trained: TrainResult, tmp_path: Path, rows: str) -> None:
+    built = None
+    if rows == "streamed from shards":
+        built = build(BuildConfig(DataConfig(schema=synth_schema, seed=1), shard_rows=1_000,
+                                  progress=False), tmp_path / "built")
+    run = _torchrun(synth_schema, tmp_path / "art", epochs=4, built=built)
     output, _ = run.communicate(timeout=600)
     assert run.returncode == 0, output
     summary = json.loads(output[output.index("{\n"):output.rindex("}") + 1])  # rank 0's alone
