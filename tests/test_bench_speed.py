@@ -18,7 +18,7 @@ from bench.speed.paths import paths_goals
 from bench.speed.report import write_results
 from bench.speed.serve import run_serve
 from bench.speed.serve_config import ServeConfig
-from bench.speed.train import Synthetic, TrainBenchConfig, run_train
+from bench.speed.train import TrainBenchConfig, run_train, taobao_like
 from inttower.cli import app
 from training.trainer import TrainResult
 
@@ -106,18 +106,21 @@ def test_the_serve_benchmark_drives_the_cli_server_and_both_floors(
     assert "## /score by code path vs the minimal and framework floors" in markdown_path.read_text()
 
 
-def test_the_training_benchmark_compares_catalogues_in_fresh_processes(tmp_path: Path) -> None:
-    small, large = Synthetic(200, 100, 3_000), Synthetic(400, 300, 3_000)
-    doc = run_train(TrainBenchConfig(work=tmp_path / "work", datasets=(), synthetic=(small, large),
-                                     steps=2))
+def test_the_training_benchmark_times_every_stage_with_its_command(tmp_path: Path) -> None:
+    taobao = taobao_like(300, 200, 3_000, 20_000)
+    doc = run_train(TrainBenchConfig(work=tmp_path / "work", sources=(taobao,), steps=2))
     json_path, markdown_path = write_results(doc, tmp_path / "out")
     assert json_path.name == "train-cpu.json"
     runs = json.loads(json_path.read_text())["runs"]
-    assert [(r["source"], r["mode"]) for r in runs] == [
-        (s.name, mode) for s in (small, large) for mode in ("dense", "sparse")]
-    assert [r["slowdown_vs_reference"] for r in runs[:2]] == [1.0, 1.0]
+    stages = ["generate", "encode in memory", "build", "train in memory", "train streamed"]
+    assert [(r["source"], r["stage"]) for r in runs] == [(taobao.name, s) for s in stages]
     for run in runs:
-        assert run["samples_per_s"] > 0 and run["peak_rss_mb"] >= run["data_peak_rss_mb"] > 0
-        assert run["encoded_mb"] > 0 and run["parameters_mb"] > 0
-    assert [g["goal"].split(":")[0] for g in doc["goals"]] == [large.name]
-    assert f"slowdown vs {small.name}" in markdown_path.read_text()
+        assert run["peak_rss_mb"] > 0 and run["command"].startswith("inttower")
+        assert run["samples_per_s"] > 0 if run["stage"].startswith("train") else \
+            run["rows_per_s"] > 0 and run["seconds"] > 0
+    # the commands rerun: what `build` recorded is a command line inttower accepts
+    build = next(r for r in runs if r["stage"] == "build")
+    assert build["command"].startswith("inttower data build --schema ")
+    assert [g["goal"] for g in doc["goals"]] == [
+        f"{taobao.name}: streamed samples/s against in memory"]
+    assert "| build |" in markdown_path.read_text()

@@ -78,8 +78,9 @@ class FitConfig:
 class FitResult:
     best_epoch: int
     epochs_run: int
-    train_seconds: float
+    train_seconds: float  # the whole loop: steps and validation
     history: list[dict[str, float]] = field(default_factory=list)
+    samples_per_s: float = 0.0  # training steps alone (batch assembly included), this rank's
 
     @property
     def best(self) -> dict[str, float]:
@@ -100,6 +101,7 @@ def fit(model: nn.Module, train: Source, valid: Source, objective: Objective,
     best_auc, best_state, best_epoch = -1.0, None, 0
     history: list[dict[str, float]] = []
     started = time.perf_counter()
+    samples, step_seconds = 0, 0.0
     for epoch in range(1, config.epochs + 1):
         trained.train()  # every epoch: evaluation below switches to eval mode
         totals: dict[str, float] = {}
@@ -107,12 +109,15 @@ def fit(model: nn.Module, train: Source, valid: Source, objective: Objective,
         bar = tqdm(train.batches(batch_size, generator, ranks), total=steps,
                    desc=f"epoch {epoch}", disable=not (config.progress and ranks.is_main),
                    leave=False)
+        epoch_started = time.perf_counter()
         for step, batch in enumerate(bar, start=1):
+            samples += len(batch.label)
             parts = train_step(trained, batch, optimizer, objective)
             for key, value in parts.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{totals['loss'] / step:.4f}")
+        step_seconds += time.perf_counter() - epoch_started
         broadcast_buffers(model, ranks)
         valid_metrics = score_split(model, valid, config.batch_size * 4, ranks)
         row = {"epoch": epoch, **{f"train_{k}": v / steps for k, v in totals.items()},
@@ -128,7 +133,8 @@ def fit(model: nn.Module, train: Source, valid: Source, objective: Objective,
             break
     model.load_state_dict(best_state)
     model.eval()
-    return FitResult(best_epoch, len(history), time.perf_counter() - started, history)
+    return FitResult(best_epoch, len(history), time.perf_counter() - started, history,
+                     samples / step_seconds if step_seconds else 0.0)
 
 
 def fit_and_score(model: nn.Module, objective: Objective, data: EncodedData | BuiltData,

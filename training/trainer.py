@@ -71,6 +71,7 @@ class TrainResult:
                 "best_epoch": self.fit.best_epoch,
                 "epochs_run": self.fit.epochs_run,
                 "train_seconds": round(self.fit.train_seconds, 1),
+                "samples_per_s": round(self.fit.samples_per_s),
                 "total_seconds": round(self.seconds, 1), "version": self.version}
 
 

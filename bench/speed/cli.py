@@ -106,29 +106,44 @@ def serve(
 
 def train(
     work: Annotated[Path | None, typer.Option(
-        help="Where the synthetic data is generated once and kept (default: "
+        help="Where the data is generated and built, afresh each run (default: "
              "$INTTOWER_DATA_HOME/bench, else ~/.cache/inttower/bench).")] = None,
     dataset: Annotated[list[str] | None, typer.Option(
-        help="Built-in datasets, repeatable (default ml-1m); the first is the reference.")] = None,
+        help="Built-in datasets, repeatable (default ml-1m).")] = None,
     synthetic: Annotated[list[str] | None, typer.Option(
-        help="Synthetic catalogues USERS:ITEMS:INTERACTIONS, repeatable (default "
+        help="MovieLens-shaped synthetic sets USERS:ITEMS:INTERACTIONS, repeatable (default "
              "500000:200000:5000000).")] = None,
-    steps: Annotated[int, typer.Option(min=1, help="Steps timed per run.")] = 40,
-    dense: Annotated[bool, typer.Option(help="Also measure dense tables and Adam.")] = True,
+    taobao: Annotated[list[str] | None, typer.Option(
+        help="Taobao-shaped synthetic sets USERS:ADS:IMPRESSIONS:BEHAVIOURS, repeatable.")
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps timed per run.")] = 40,
+    in_memory: Annotated[bool, typer.Option(
+        help="Also encode and train in memory (the reference; needs the memory for it).")
+    ] = True,
     device: DeviceOpt = "cpu",
     out: OutOpt = RESULTS,
 ) -> None:
-    """Training samples/s and peak RSS per dataset, sparse tables against dense ones."""
-    from bench.speed.train import Synthetic, TrainBenchConfig, run_train
+    """Every offline stage (generate, build, train in memory and streamed): seconds, rows/s,
+    peak RSS and the command of each."""
+    import sys
+
+    from bench.speed.train import Source, TrainBenchConfig, movielens_like, run_train, taobao_like
     from training.fetch import data_home
 
-    try:
-        catalogues = tuple(Synthetic(*map(int, s.split(":"))) for s in synthetic or
-                           ["500000:200000:5000000"])
-    except (TypeError, ValueError) as exc:
-        raise typer.BadParameter("USERS:ITEMS:INTERACTIONS, three integers",
-                                 param_hint="--synthetic") from exc
-    config = TrainBenchConfig(work=work or data_home() / "bench", datasets=tuple(dataset or
-                              ["ml-1m"]), synthetic=catalogues, steps=steps, device=device,
-                              modes=("dense", "sparse") if dense else ("sparse",))
+    def sizes(values: list[str], count: int, option: str) -> list[tuple[int, ...]]:
+        try:
+            parsed = [tuple(int(v) for v in value.split(":")) for value in values]
+        except ValueError as exc:
+            raise typer.BadParameter(f"{count} integers joined by ':'", param_hint=option) from exc
+        if any(len(p) != count for p in parsed):
+            raise typer.BadParameter(f"{count} integers joined by ':'", param_hint=option)
+        return parsed
+
+    sources = [Source(name, dataset=name) for name in dataset or ["ml-1m"]]
+    sources += [movielens_like(*s) for s in sizes(
+        synthetic if synthetic is not None else ["500000:200000:5000000"], 3, "--synthetic")]
+    sources += [taobao_like(*s) for s in sizes(taobao or [], 4, "--taobao")]
+    config = TrainBenchConfig(work=work or data_home() / "bench", sources=tuple(sources),
+                              steps=steps, device=device, in_memory=in_memory,
+                              command=" ".join(["inttower", *sys.argv[1:]]))
     _report(run_train(config), out)

@@ -18,6 +18,7 @@ import torch
 from model import store
 from model.bundle import load_bundle
 from model.config import ModelConfig
+from model.features import TowerCodec
 from model.inttower import IntTower
 from model.losses import LossConfig
 from training.data import DataConfig, prepare_data
@@ -28,6 +29,8 @@ from training.fetch import FetchError
 from training.loop import FitConfig, train_step
 from training.objectives import inttower_objective
 from training.optim import RowwiseAdam, set_sparse_gradients
+from training.shards import BuiltData
+from training.stream import ShardSource
 
 WARM_UP_STEPS = 3  # not timed: first steps allocate and pick kernels
 
@@ -96,14 +99,34 @@ def training_rate(source: DataConfig, steps: int, device: str,
         return {"dataset": dataset, "skipped": str(exc)}
     memory = {"train_rows": len(data.train), "data_peak_rss_mb": peak_rss_mb(),
               "encoded_mb": _encoded_mb(data)}
+    train = BatchSource(data.users, data.items, data.train, device)
+    return {"dataset": schema.name, **memory,
+            **_timed_steps(data.user_codec, data.item_codec, train, steps, device,
+                           sparse_embeddings)}
+
+
+def streaming_rate(built: Path, steps: int, device: str,
+                   sparse_embeddings: bool = True) -> dict[str, Any]:
+    """training_rate's measure, the rows streamed from the shards of a built folder."""
+    data = BuiltData(built)
+    train = ShardSource(data.users, data.items, data.split("train"), device)
+    return {"dataset": data.manifest["dataset"], "train_rows": len(train),
+            "data_peak_rss_mb": peak_rss_mb(),
+            **_timed_steps(data.user_codec, data.item_codec, train, steps, device,
+                           sparse_embeddings)}
+
+
+def _timed_steps(user_codec: TowerCodec, item_codec: TowerCodec, train: BatchSource | ShardSource,
+                 steps: int, device: str, sparse_embeddings: bool) -> dict[str, Any]:
+    """`steps` training steps of the default model over shuffled epochs of `train`, timed after
+    WARM_UP_STEPS (batch assembly included); the model's and optimiser's memory."""
     batch_size = FitConfig().batch_size
     torch.manual_seed(0)
-    model = IntTower(ModelConfig(user=data.user_codec.spec, item=data.item_codec.spec))
+    model = IntTower(ModelConfig(user=user_codec.spec, item=item_codec.spec))
     model.to(device).train()
     set_sparse_gradients(model, sparse_embeddings)
     optimizer = RowwiseAdam(model, FitConfig().lr)
     objective = inttower_objective(LossConfig())
-    train = BatchSource(data.users, data.items, data.train, device)
     generator = torch.Generator().manual_seed(0)
     batches = chain.from_iterable(train.batches(batch_size, generator) for _ in count())  # epochs
     for batch in islice(batches, WARM_UP_STEPS):
@@ -116,8 +139,7 @@ def training_rate(source: DataConfig, steps: int, device: str,
     seconds = time.perf_counter() - started
     states = [v for o in optimizer.optimizers for state in o.state.values() for v in state.values()
               if isinstance(v, torch.Tensor)]
-    memory |= {"parameters_mb": _megabytes(model.parameters()),
-               "optimizer_state_mb": _megabytes(states)}
-    return {"dataset": schema.name, **memory, "batch_size": batch_size, "steps": steps,
+    return {"parameters_mb": _megabytes(model.parameters()),
+            "optimizer_state_mb": _megabytes(states), "batch_size": batch_size, "steps": steps,
             "torch_threads": torch.get_num_threads(), "sparse_embeddings": sparse_embeddings,
             "samples_per_s": steps * batch_size / seconds}

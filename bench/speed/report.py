@@ -154,20 +154,19 @@ def _paths(paths: Doc) -> list[str]:
 
 
 def render_train(doc: Doc) -> str:
-    reference = doc["config"]["reference"]
-    header = ["Data", "train rows", "tables", "samples/s", f"slowdown vs {reference}",
-              "peak RSS MB", "after data MB", "encoded rows MB", "weights MB", "optimiser MB"]
-    rows = [[r["source"], "–", r["mode"], f"skipped: {r['skipped']}", *["–"] * 6]
-            if "skipped" in r else
-            [r["source"], f"{r['train_rows']:,}", r["mode"], f"{r['samples_per_s']:,.0f}",
-             "–" if r["slowdown_vs_reference"] is None else f"{r['slowdown_vs_reference']:.2f}x",
-             f"{r['peak_rss_mb']:,.0f}",
-             f"{r['data_peak_rss_mb']:,.0f}", f"{r['encoded_mb']:,.0f}",
-             f"{r['parameters_mb']:,.0f}", f"{r['optimizer_state_mb']:,.0f}"]
+    header = ["Data", "Stage", "rows", "seconds", "rows/s", "peak RSS MB", "Command"]
+    rows = [[r["source"], r["stage"], f"{r.get('train_rows', r.get('rows', 0)):,}",
+             "–" if "samples_per_s" in r else f"{r['seconds']:,.1f}",
+             (f"{r['samples_per_s']:,.0f} samples/s" if "samples_per_s" in r
+              else f"{r['rows_per_s']:,.0f}"),
+             f"{r['peak_rss_mb']:,.0f}", f"`{r['command']}`"]
             for r in doc["runs"]]
-    lines = [*_head(doc, "Speed: training"),
-             f"- {doc['config']['steps']} steps of batch 2,048 timed after 3 warm-up steps, "
-             "batch assembly included; each row a fresh process",
-             "- after data: peak RSS once the split is read and encoded; weights and optimiser: "
-             "the model's parameters and Adam's moments", "", *table(header, rows)]
+    lines = [*_head(doc, "Speed: offline stages (generate, build, train)"),
+             "- Each stage a fresh process; peak RSS is that process's own.",
+             "- generate, build: rows are interactions (plus behaviour events for the Taobao "
+             "shape when generating); encode in memory: the in-memory path the trainer uses "
+             "without `--built`.",
+             f"- train: {doc['config']['steps']} steps of batch 2,048 timed after 3 warm-up "
+             "steps, batch assembly included; rows are train rows; in memory, or streamed from "
+             "the build's shards (sparse embedding tables).", "", *table(header, rows)]
     return "\n".join([*lines, *_goals(doc)]) + "\n"
