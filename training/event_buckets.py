@@ -14,6 +14,7 @@ that sequence (type not picked, or no token).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,14 @@ from training.tables import id_array, iter_batches, number_array, string_array
 BATCH_ROWS = 1 << 21  # events per record batch: ~60 MB of coded columns
 
 
+@dataclass(frozen=True)
+class _EventBatch:
+    user_id: pa.Array | None  # (B,) str, prefix stripped (None when not asked for)
+    time: np.ndarray  # (B,) int64
+    kind: pa.Array  # (B,) str event type, "" without a type column
+    tokens: dict[str, pa.Array]  # token column -> (B,) str, "" where missing
+
+
 class _LogReader:
     """The events table of a schema, batch by batch, as Arrow columns."""
 
@@ -41,9 +50,8 @@ class _LogReader:
         self.path = data_dir / spec.file
         self.progress = progress
 
-    def batches(self, what: str, with_user: bool) -> Iterator[tuple[pa.Array | None,
-                                                                    np.ndarray, pa.Array, dict]]:
-        """(user ids or None, time (B,) int64, type (B,) str, {token column: (B,) str})."""
+    def batches(self, what: str, with_user: bool) -> Iterator[_EventBatch]:
+        """The log in record batches, a progress bar named `what` counting the events."""
         spec = self.spec
         tokens = list(dict.fromkeys(s.column for s in spec.sequences))
         columns = [*([spec.user_id] if with_user else []), spec.timestamp,
@@ -56,7 +64,8 @@ class _LogReader:
                             self.path).astype(np.int64)
             kind = (string_array(batch.column(spec.type)) if spec.type is not None
                     else pa.nulls(batch.num_rows, pa.string()).fill_null(""))
-            yield user, time, kind, {c: string_array(batch.column(c)) for c in tokens}
+            yield _EventBatch(user, time, kind,
+                              {c: string_array(batch.column(c)) for c in tokens})
             bar.update(batch.num_rows)
         bar.close()
 
@@ -75,12 +84,12 @@ def fit_vocabularies(schema: DatasetSchema, data_dir: Path, cutoff: int,
     assert schema.events is not None
     sequences = schema.events.sequences
     seen: list[set[str]] = [set() for _ in sequences]
-    for _, time, kind, tokens in _LogReader(schema, data_dir, progress).batches(
-            "vocabularies", with_user=False):
-        early = pa.array(time < cutoff)
+    for batch in _LogReader(schema, data_dir, progress).batches("vocabularies",
+                                                                with_user=False):
+        early = pa.array(batch.time < cutoff)
         for found, sequence in zip(seen, sequences, strict=True):
-            token = tokens[sequence.column]
-            keep = pc.and_(early, _counted(sequence, kind, token))
+            token = batch.tokens[sequence.column]
+            keep = pc.and_(early, _counted(sequence, batch.kind, token))
             found.update(pc.unique(pc.filter(token, keep)).to_pylist())
     return tuple(TokenCodec(s.field, tuple(sorted(found)), multi=True, max_len=s.max_len)
                  for s, found in zip(sequences, seen, strict=True))
@@ -109,21 +118,21 @@ class EventBuckets:
         handles = {(b, c): self._file(b, c).open("wb")
                    for b in range(self.buckets) for c in columns}
         try:
-            for user_id, time, kind, tokens in _LogReader(schema, data_dir, progress).batches(
-                    "behaviour log", with_user=True):
-                user = pc.index_in(user_id, value_set=user_ids).fill_null(-1).to_numpy()
+            for batch in _LogReader(schema, data_dir, progress).batches("behaviour log",
+                                                                        with_user=True):
+                user = pc.index_in(batch.user_id, value_set=user_ids).fill_null(-1).to_numpy()
                 codes = []
                 for sequence, vocab in zip(sequences, vocabs, strict=True):
-                    token = tokens[sequence.column]
+                    token = batch.tokens[sequence.column]
                     code = pc.add(pc.index_in(token, value_set=vocab), 2).fill_null(OOV)
-                    counted = _counted(sequence, kind, token)
+                    counted = _counted(sequence, batch.kind, token)
                     codes.append(np.where(counted.to_numpy(zero_copy_only=False),
                                           code.to_numpy(), 0).astype(np.int32))
                 keep = (user >= 0) & np.any(np.stack(codes) > 0, axis=0)
                 bucket = user[keep] % self.buckets
                 order = np.argsort(bucket, kind="stable")  # keeps the log's order per bucket
                 bounds = np.searchsorted(bucket[order], np.arange(self.buckets + 1))
-                arrays = [user[keep].astype(np.int32), time[keep],
+                arrays = [user[keep].astype(np.int32), batch.time[keep],
                           *(code[keep] for code in codes)]
                 for b in range(self.buckets):
                     rows = order[bounds[b]:bounds[b + 1]]
