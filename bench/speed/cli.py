@@ -117,9 +117,9 @@ def train(
         help="Taobao-shaped synthetic sets USERS:ADS:IMPRESSIONS:BEHAVIOURS, repeatable.")
     ] = None,
     steps: Annotated[int, typer.Option(min=1, help="Training steps timed per run.")] = 40,
-    in_memory: Annotated[bool, typer.Option(
-        help="Also encode and train in memory (the reference; needs the memory for it).")
-    ] = True,
+    in_memory_rows: Annotated[int | None, typer.Option(
+        help="Encode and train in memory too (the reference) only for sources of at most this "
+             "many generated rows (default: every source; it needs the memory).")] = None,
     device: DeviceOpt = "cpu",
     out: OutOpt = RESULTS,
 ) -> None:
@@ -144,6 +144,6 @@ def train(
         synthetic if synthetic is not None else ["500000:200000:5000000"], 3, "--synthetic")]
     sources += [taobao_like(*s) for s in sizes(taobao or [], 4, "--taobao")]
     config = TrainBenchConfig(work=work or data_home() / "bench", sources=tuple(sources),
-                              steps=steps, device=device, in_memory=in_memory,
+                              steps=steps, device=device, in_memory_rows=in_memory_rows,
                               command=" ".join(["inttower", *sys.argv[1:]]))
     _report(run_train(config), out)

@@ -7,7 +7,7 @@ Per source (a built-in dataset, synthetic catalogues, Taobao-shaped sets):
 - build: `inttower data build ...`, out of core into shards;
 - train in memory / train streamed: samples/s of the default model over shuffled batches, the
   rows in memory or streamed from the shards (peak RSS: the whole process, data included).
-Stages that a source's size puts out of reach are left out with `--no-in-memory`.
+The in-memory stages are left out for sources above `--in-memory-rows`.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ class TrainBenchConfig:
                                    movielens_like(500_000, 200_000, 5_000_000))
     steps: int = 40
     device: str = "cpu"
-    in_memory: bool = True  # also the in-memory encoding and training (the reference)
+    # Also encode and train in memory (the reference) for sources of at most this many
+    # generated rows (built-in datasets always); None: every source.
+    in_memory_rows: int | None = None
     command: str = "inttower bench train"
 
 
@@ -135,7 +137,8 @@ def _stages(source: Source, config: TrainBenchConfig) -> list[dict[str, Any]]:
                                *source.synth])
         rows.append({"stage": "generate", "rows": source.rows, **generated})
     built = work / f"{source.folder}-built"
-    if config.in_memory:
+    in_memory = config.in_memory_rows is None or source.rows <= config.in_memory_rows
+    if in_memory:
         encoded = _in_fresh_process(_encode_in_memory, source.data_config(work))
         rows.append({"stage": "encode in memory", "rows": None,
                      "command": f"{config.command} (training.data.prepare_data)", **encoded})
@@ -144,7 +147,7 @@ def _stages(source: Source, config: TrainBenchConfig) -> list[dict[str, Any]]:
     rows.append({"stage": "build", "rows": None, **build})
     for row in rows:  # rows: what each stage reads (interactions), generate aside
         row["rows"] = row["rows"] or _interactions(built)
-    if config.in_memory:
+    if in_memory:
         rate = _in_fresh_process(_train_rate, "memory", source.data_config(work), config.steps,
                                  config.device)
         rows.append({"stage": "train in memory", "command": f"{config.command} (training_rate)",
