@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from training.data import DataConfig, resolve_schema
 from training.event_buckets import EventBuckets, fit_vocabularies
-from training.event_sequences import SequenceEvents, train_cutoff
+from training.event_sequences import train_cutoff
 from training.features import CodedRows, EncodedData, EncodedSplit, encode_rows
 from training.shards import FORMAT, MANIFEST, held_out_name, write_shard, write_table
 from training.split import EvalMode, HeldOut, split_rows
@@ -131,31 +131,39 @@ def _write_shards(folder: Path, data: EncodedData, rows: CodedRows,
     parts = {name: _by_bucket(positions, rows.user_row, buckets)
              for name, (positions, _, _) in splits.items()}
     fields = [layout.sequences[c.column] for c in data.user_codec.sequences]
+    as_of_rows = [name for name, (_, _, mode) in splits.items() if mode is not EvalMode.cutoff]
     shards: dict[str, list[dict[str, Any]]] = {name: [] for name in splits}
     for bucket in tqdm(range(buckets), desc="shards", disable=not progress):
-        loaded = events.load(bucket) if events is not None else ()
-        for name, (positions, encoded, mode) in splits.items():
-            taken = parts[name][bucket]
-            rows_of_split = positions[taken]
-            part = encoded.take(taken)
-            windows = {}
+        taken = {name: parts[name][bucket] for name in splits}
+        source_rows = {name: positions[taken[name]] for name, (positions, _, _) in splits.items()}
+        users = np.arange(bucket, len(data.users), buckets)  # the bucket's users
+        windows_of = _bucket_sequences(events, bucket, fields, rows,
+                                       [source_rows[name] for name in as_of_rows], users, cutoff)
+        for field_index, tokens in windows_of[-1].items():  # the stored (cutoff) state
+            data.users.seq[field_index][users] = tokens
+        for name, (_, encoded, _) in splits.items():
+            part = encoded.take(taken[name])
+            windows = windows_of[as_of_rows.index(name)] if name in as_of_rows else {}
             if part.history is not None:
                 windows[part.history.field] = part.history.padded(history_len)
-            if mode is not EvalMode.cutoff:  # train, online: sequences as of each row
-                windows |= {f: e.recent(rows.user_row[rows_of_split],
-                                        rows.timestamp[rows_of_split])
-                            for f, e in zip(fields, loaded, strict=True)}
             shard = f"part-{bucket:05d}"
-            write_shard(folder / name / shard, rows_of_split, part, windows)
-            shards[name].append({"name": shard, "rows": len(taken)})
-        _store_sequences(data, fields, loaded, bucket, buckets, cutoff)
+            write_shard(folder / name / shard, source_rows[name], part, windows)
+            shards[name].append({"name": shard, "rows": len(taken[name])})
     return shards
 
 
-def _store_sequences(data: EncodedData, fields: list[int], loaded: tuple[SequenceEvents, ...],
-                     bucket: int, buckets: int, cutoff: int) -> None:
-    """The cutoff state of this bucket's users, into the users table."""
-    users = np.arange(bucket, len(data.users), buckets)
-    for field_index, events in zip(fields, loaded, strict=True):
-        data.users.seq[field_index][users] = events.recent(users, np.full(len(users), cutoff))
-
+def _bucket_sequences(events: EventBuckets | None, bucket: int, fields: list[int],
+                      rows: CodedRows, groups: list[np.ndarray], users: np.ndarray,
+                      cutoff: int) -> list[dict[int, np.ndarray]]:
+    """The bucket's event sequences for each group of interaction rows (as of each row's time),
+    then for its `users` at the cutoff: per group, field -> (n, max_len) tokens. Every query of
+    the bucket in one call per sequence, so its events are sorted once."""
+    if events is None:
+        return [{} for _ in range(len(groups) + 1)]
+    query_user = np.concatenate([*(rows.user_row[g] for g in groups), users])
+    query_time = np.concatenate([*(rows.timestamp[g] for g in groups),
+                                 np.full(len(users), cutoff, np.int64)])
+    bounds = np.cumsum([0, *(len(g) for g in groups), len(users)])
+    recent = [sequence.recent(query_user, query_time) for sequence in events.load(bucket)]
+    return [{field: tokens[bounds[k]:bounds[k + 1]] for field, tokens in
+             zip(fields, recent, strict=True)} for k in range(len(groups) + 1)]
