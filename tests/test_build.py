@@ -11,7 +11,7 @@ import pytest
 from model.features import EncodedTable
 from training.build import BuildConfig, build
 from training.data import DataConfig, prepare_data
-from training.features import EncodedData, EncodedSplit
+from training.encoded import EncodedData, EncodedSplit
 from training.shards import BuiltData, ShardedSplit
 from training.split import SplitKind, split_rows
 from training.synth_taobao import TaobaoSizes, generate_taobao

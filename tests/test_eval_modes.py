@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from training.dataset import HistoryWindows
-from training.features import EncodedData, EncodedSplit, encode_dataset
+from training.encoded import EncodedData, EncodedSplit
+from training.features import encode_dataset
 from training.schema import DatasetSchema
 from training.split import EvalMode, HeldOut
 from training.tables import RawData

@@ -21,8 +21,9 @@ from model.item_vectors import ItemDtype
 from service.app import create_app
 from service.settings import Settings
 from training.dataset import BatchSource
+from training.encoded import EncodedData, EncodedSplit
 from training.evaluate import evaluate_bundle
-from training.features import EncodedData, EncodedSplit, encode_dataset
+from training.features import encode_dataset
 from training.refresh_users import read_event_log, read_interaction_log, refresh_users
 from training.schema import DatasetSchema
 from training.split import EvalMode, HeldOut, SplitKind

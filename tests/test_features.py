@@ -9,7 +9,8 @@ import torch
 from model.features import EncodedTable
 from training.as_of import AFTER_ALL, prior_events
 from training.dataset import HistoryWindows
-from training.features import EncodedData, EncodedSplit, encode_dataset
+from training.encoded import EncodedData, EncodedSplit
+from training.features import encode_dataset
 from training.schema import DatasetSchema
 from training.tables import RawData
 

@@ -35,9 +35,10 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from training.data import DataConfig, resolve_schema
+from training.encoded import EncodedData, EncodedSplit
 from training.event_buckets import EventBuckets, fit_vocabularies
 from training.event_sequences import train_cutoff
-from training.features import CodedRows, EncodedData, EncodedSplit, encode_rows
+from training.features import CodedRows, encode_rows
 from training.shards import FORMAT, MANIFEST, held_out_name, write_shard, write_table
 from training.split import EvalMode, HeldOut, split_rows
 from training.tables import read_entities, read_interaction_columns

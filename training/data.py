@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.features import EncodedData, encode_dataset
+from training.encoded import EncodedData
+from training.features import encode_dataset
 from training.fetch import fetch_movielens
 from training.schema import DatasetSchema, HistorySpec, builtin_schema
 from training.split import SplitKind, split_rows

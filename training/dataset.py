@@ -15,7 +15,7 @@ from torch import Tensor
 from model.features import EncodedTable
 from model.inputs import Batch, TowerInputs
 from training.distributed import SINGLE, Ranks, shard_in_order, shard_of_epoch
-from training.features import EncodedSplit, RowHistory
+from training.encoded import EncodedSplit, RowHistory
 
 
 class TableTensors:

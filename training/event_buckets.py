@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 from model.features import OOV, TokenCodec
 from training.event_sequences import SequenceEvents
 from training.schema import DatasetSchema, EventSequence
-from training.tables import id_array, iter_batches, number_array, string_array
+from training.table_files import iter_batches
+from training.tables import id_array, number_array, string_array
 
 BATCH_ROWS = 1 << 21  # events per record batch: ~60 MB of coded columns
 

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from model.inputs import Batch
 from training.dataset import BatchSource, TableTensors
 from training.distributed import SINGLE, Ranks, broadcast_buffers, from_main, gather_on_main, wrap
-from training.features import EncodedData, EncodedSplit
+from training.encoded import EncodedData, EncodedSplit
 from training.metrics import evaluate
 from training.optim import RowwiseAdam, set_sparse_gradients
 from training.shards import BuiltData, ShardedSplit

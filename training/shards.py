@@ -28,7 +28,7 @@ import pandas as pd
 
 from model.features import EncodedTable, TowerCodec
 from training.data import DataConfig
-from training.features import EncodedSplit, RowHistory
+from training.encoded import EncodedSplit, RowHistory
 from training.schema import DatasetSchema
 from training.split import EvalMode, HeldOut, SplitKind
 

@@ -5,17 +5,12 @@ zero; turning strings into model inputs is the encoders' job, fitted on the trai
 Text files go through pyarrow's CSV reader (several times faster than pandas' on ml-1m) with
 every column typed as a string and empty fields kept as "".
 
-Formats: `recbole` (RecBole atomic files: tab-separated, a `name:type` header, no quoting, since
-titles hold bare quotes), `tsv`, `csv`, `parquet`; `auto` picks one by the file's suffix. A folder
-is read as the Parquet parts in it (`part-00000.parquet`, ...).
+Formats and folders of Parquet parts: training.table_files.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-import re
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,23 +18,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from training.schema import DatasetSchema, EntityTable, LabelSpec, TableFormat
+from training.schema import DatasetSchema, EntityTable, LabelSpec
+from training.table_files import DataError, read_columns
 
 log = logging.getLogger(__name__)
-
-# A RecBole header field: `name:type` with one of RecBole's four field types.
-_RECBOLE_FIELD = re.compile(r"[^:]+:(token|token_seq|float|float_seq)")
-_SUFFIX_FORMATS: dict[str, TableFormat] = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-_TAB_SUFFIXES = {".tsv", ".inter", ".item", ".user"}
-
-
-class DataError(ValueError):
-    """A data file is missing, unreadable, or does not match its schema."""
-
 
 @dataclass(frozen=True)
 class RawData:
@@ -80,7 +63,7 @@ def read_entity_table(table: EntityTable, path: Path) -> pd.DataFrame:
     """One users or items file: indexed by id (named `table.id`, `id_prefix` stripped), one
     raw-string column per feature."""
     features = list(dict.fromkeys(f.column for f in table.features))
-    raw = _read_columns(path, table.format, [table.id, *features])
+    raw = read_columns(path, table.format, [table.id, *features])
     ids = _ids(raw.column(table.id), table.id_prefix, table.id, path)
     if pc.count_distinct(pa.array(ids)).as_py() < len(ids):
         duplicated = ids[ids.duplicated()]
@@ -117,7 +100,7 @@ def read_interaction_columns(schema: DatasetSchema, data_dir: Path) -> Interacti
     columns = [spec.user_id, spec.item_id, spec.label.column]
     if spec.timestamp is not None:
         columns.append(spec.timestamp)
-    raw = _read_columns(path, spec.format, columns)
+    raw = read_columns(path, spec.format, columns)
 
     label = number_array(raw.column(spec.label.column), spec.label.column, path)
     keep = ~np.isin(label, spec.label.drop)
@@ -153,7 +136,7 @@ def read_events(schema: DatasetSchema, data_dir: Path) -> pd.DataFrame:
     path = data_dir / spec.file
     tokens = list(dict.fromkeys(s.column for s in spec.sequences))
     type_column = [spec.type] if spec.type is not None else []
-    raw = _read_columns(path, spec.format, [spec.user_id, spec.timestamp, *type_column, *tokens])
+    raw = read_columns(path, spec.format, [spec.user_id, spec.timestamp, *type_column, *tokens])
     frame = pd.DataFrame({
         "user_id": _ids(raw.column(spec.user_id), schema.users.id_prefix, spec.user_id, path),
         "timestamp": number_array(raw.column(spec.timestamp), spec.timestamp,
@@ -240,107 +223,3 @@ def number_array(column: pa.ChunkedArray | pa.Array, name: str, path: Path) -> n
     if bad.any():
         raise DataError(f"{path}: column {name!r} has {bad.sum()} empty or infinite values")
     return values
-
-
-def _read_columns(path: Path, fmt: TableFormat, columns: Sequence[str]) -> pa.Table:
-    """The named columns of one table file (or folder of Parquet parts); text formats yield
-    strings only."""
-    batches = list(iter_batches(path, fmt, columns))
-    if not batches:  # a header and no rows
-        return pa.table({c: pa.array([], pa.string()) for c in dict.fromkeys(columns)})
-    return pa.Table.from_batches(batches)
-
-
-def iter_batches(path: Path, fmt: TableFormat, columns: Sequence[str],
-                 batch_rows: int | None = None) -> Iterator[pa.RecordBatch]:
-    """The named columns of a table file (or folder of Parquet parts) as record batches, read
-    as they are consumed: a table larger than memory streams. Text formats yield strings only."""
-    columns = list(dict.fromkeys(columns))
-    if path.is_dir():
-        yield from _parquet_parts(path, fmt, columns, batch_rows)
-        return
-    if not path.is_file():
-        raise DataError(f"file not found: {path}")
-    fmt = _resolve_format(path, fmt)
-    try:
-        if fmt == "parquet":
-            _require(columns, pq.read_schema(path).names, path)
-            yield from pq.ParquetFile(path).iter_batches(batch_rows or 1 << 20, columns=columns)
-            return
-        names = _header(path, fmt)
-        _require(columns, names, path)
-        reader = pcsv.open_csv(
-            path,
-            # The header is parsed above, so pyarrow gets final names and every type up front.
-            read_options=pcsv.ReadOptions(skip_rows=1, column_names=names),
-            parse_options=pcsv.ParseOptions(
-                delimiter="," if fmt == "csv" else "\t",
-                quote_char=False if fmt == "recbole" else '"',
-                newlines_in_values=fmt != "recbole",
-            ),
-            convert_options=pcsv.ConvertOptions(
-                include_columns=columns,
-                column_types=dict.fromkeys(columns, pa.string()),
-                strings_can_be_null=False,
-            ),
-        )
-        yield from reader
-    except pa.ArrowException as exc:
-        raise DataError(f"cannot read {path} as {fmt}: {exc}") from exc
-
-
-def _parquet_parts(folder: Path, fmt: TableFormat, columns: list[str],
-                   batch_rows: int | None) -> Iterator[pa.RecordBatch]:
-    """A table written as a folder of `*.parquet` parts (other files in it are ignored)."""
-    if fmt not in ("auto", "parquet"):
-        raise DataError(f"{folder} is a folder: only Parquet parts can be read from one, "
-                        f"not {fmt}")
-    parts = sorted(folder.glob("*.parquet"))
-    if not parts:
-        raise DataError(f"no *.parquet parts in the folder {folder}")
-    try:
-        dataset = ds.dataset(parts, format="parquet")
-        _require(columns, dataset.schema.names, folder)
-        yield from dataset.to_batches(columns=columns, batch_size=batch_rows or 1 << 20)
-    except pa.ArrowException as exc:
-        raise DataError(f"cannot read the Parquet parts in {folder}: {exc}") from exc
-
-
-def _resolve_format(path: Path, fmt: TableFormat) -> TableFormat:
-    if fmt != "auto":
-        return fmt
-    suffix = path.suffix.lower()
-    if suffix in _SUFFIX_FORMATS:
-        return _SUFFIX_FORMATS[suffix]
-    if suffix in _TAB_SUFFIXES:
-        fields = _first_line(path).split("\t")
-        return "recbole" if all(_RECBOLE_FIELD.fullmatch(f) for f in fields) else "tsv"
-    raise DataError(f"cannot tell the format of {path} from its suffix; set `format` in the schema")
-
-
-def _header(path: Path, fmt: TableFormat) -> list[str]:
-    first = _first_line(path)
-    if fmt == "recbole":
-        # `user_id:token` -> `user_id`
-        header = [field.rsplit(":", 1)[0] for field in first.split("\t")]
-    else:
-        header = next(csv.reader([first], delimiter="," if fmt == "csv" else "\t"), [])
-    if not any(header):
-        raise DataError(f"{path} is empty; expected a header row")
-    return header
-
-
-def _first_line(path: Path) -> str:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            return fh.readline().rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not UTF-8 text: {exc}") from exc
-
-
-def _require(columns: Sequence[str], existing: Sequence[str], path: Path) -> None:
-    missing = [c for c in columns if c not in existing]
-    if missing:
-        raise DataError(
-            f"column {missing[0]!r} not found in {path}; its columns are: {', '.join(existing)}"
-        )

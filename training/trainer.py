@@ -22,8 +22,8 @@ from model.item_vectors import DEFAULT_ITEM_DTYPE, ItemDtype, ItemVectors
 from model.losses import LossConfig
 from training.data import DataConfig, prepare_data
 from training.distributed import Ranks, gather_batch, join, leave
+from training.encoded import EncodedData
 from training.export import item_vectors
-from training.features import EncodedData
 from training.loop import FitConfig, FitResult, HeldOutMetrics, Metrics, fit_and_score
 from training.objectives import inttower_objective
 from training.shards import BuiltData

@@ -16,7 +16,7 @@ import torch
 from bench.quality.cost import ServingCost
 from bench.quality.zoo import Variant, build, serving_cost
 from training.data import DataConfig, ItemStat, prepare_data
-from training.features import EncodedData
+from training.encoded import EncodedData
 from training.loop import FitConfig, Metrics, fit_and_score
 from training.split import EvalMode
 

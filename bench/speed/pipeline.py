@@ -23,8 +23,8 @@ from model.inttower import IntTower
 from model.losses import LossConfig
 from training.data import DataConfig, prepare_data
 from training.dataset import BatchSource
+from training.encoded import EncodedData, RowHistory
 from training.export import item_vectors
-from training.features import EncodedData, RowHistory
 from training.fetch import FetchError
 from training.loop import FitConfig, train_step
 from training.objectives import inttower_objective

@@ -162,7 +162,8 @@ def render_train(doc: Doc) -> str:
              f"{r['peak_rss_mb']:,.0f}", f"`{r['command']}`"]
             for r in doc["runs"]]
     lines = [*_head(doc, "Speed: offline stages (generate, build, train)"),
-             "- Each stage a fresh process; peak RSS is that process's own.",
+             "- Each stage a fresh process; peak RSS is that process's own. seconds: the work "
+             "alone (build: build.json's; without the interpreter's start-up).",
              "- generate, build: rows are interactions (plus behaviour events for the Taobao "
              "shape when generating); encode in memory: the in-memory path the trainer uses "
              "without `--built`.",
