@@ -58,18 +58,19 @@ class ShardSource:
         n = len(self)
         if generator is not None:
             shard_order = torch.randperm(len(self.sizes), generator=generator).tolist()
-            row_orders = {s: torch.randperm(self.sizes[s], generator=generator)
-                          for s in shard_order}
+            # one seed per shard, its rows' order drawn when it is read: O(shards) memory
+            row_seeds = dict(zip(shard_order, torch.randint(
+                2**62, (len(shard_order),), generator=generator).tolist(), strict=True))
             per_rank = math.ceil(n / ranks.world)
             ranges = _wrapped(ranks.rank * per_rank, per_rank, n)  # the last part wraps
         else:
             shard_order = list(range(len(self.sizes)))
-            row_orders = {}
+            row_seeds = {}
             bounds = torch.tensor_split(torch.arange(n), ranks.world)[ranks.rank]
             ranges = [(int(bounds[0]), int(bounds[-1]) + 1)] if len(bounds) else []
         pending: list[_Rows] = []
         held = 0
-        for rows in self._blocks(shard_order, row_orders, ranges):
+        for rows in self._blocks(shard_order, row_seeds, ranges):
             pending.append(rows)
             held += len(rows["label"])
             while held >= batch_size:
@@ -80,19 +81,22 @@ class ShardSource:
         if held:
             yield self._batch(_concat(pending))
 
-    def _blocks(self, shard_order: list[int], row_orders: dict[int, Tensor],
+    def _blocks(self, shard_order: list[int], row_seeds: dict[int, int],
                 ranges: list[tuple[int, int]]) -> Iterator[_Rows]:
-        """The rows of `ranges` of the epoch's order, a shard's part at a time."""
+        """The rows of `ranges` of the epoch's order, a shard's part at a time (a shard with a
+        seed in `row_seeds` in the random order that seed draws, else in order)."""
         offsets = np.cumsum([0, *(self.sizes[s] for s in shard_order)])
         for start, stop in ranges:
             for k, shard in enumerate(shard_order):
                 lo, hi = max(start, offsets[k]), min(stop, offsets[k + 1])
                 if lo >= hi:
                     continue
-                order = row_orders.get(shard)
+                seed = row_seeds.get(shard)
+                order = (torch.randperm(self.sizes[shard],
+                                        generator=torch.Generator().manual_seed(seed))
+                         if seed is not None else torch.arange(self.sizes[shard]))
                 rows = _to_tensors(self.split.shards[shard].arrays(), self.device)
-                picked = (order[lo - offsets[k]:hi - offsets[k]] if order is not None
-                          else torch.arange(lo - offsets[k], hi - offsets[k]))
+                picked = order[lo - offsets[k]:hi - offsets[k]]
                 yield {key: value.index_select(0, picked.to(self.device))
                        for key, value in rows.items()}
 
