@@ -66,8 +66,10 @@ class ShardSource:
         else:
             shard_order = list(range(len(self.sizes)))
             row_seeds = {}
-            bounds = torch.tensor_split(torch.arange(n), ranks.world)[ranks.rank]
-            ranges = [(int(bounds[0]), int(bounds[-1]) + 1)] if len(bounds) else []
+            # torch.tensor_split's parts: the first n % world ranks take one row more
+            part, extra = divmod(n, ranks.world)
+            start = ranks.rank * part + min(ranks.rank, extra)
+            ranges = [(start, start + part + (ranks.rank < extra))]
         pending: list[_Rows] = []
         held = 0
         for rows in self._blocks(shard_order, row_seeds, ranges):
