@@ -18,7 +18,6 @@ int32 tokens most recent first (the history, the event sequences).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,12 +98,6 @@ class ShardedSplit:
     def column(self, name: str) -> np.ndarray:
         """One column of every row, in shard order (small columns: labels, user rows)."""
         return np.concatenate([s.column(name, mmap=False) for s in self.shards])
-
-    def read(self, index: int) -> EncodedSplit:
-        return self.shards[index].read(self.history_field)
-
-    def __iter__(self) -> Iterator[EncodedSplit]:
-        return (self.read(i) for i in range(len(self.shards)))
 
 
 class BuiltData:
