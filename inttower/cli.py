@@ -12,13 +12,22 @@ import typer
 from bench.cli import bench_app
 from inttower.data_cli import data_app
 from inttower.errors import fail
+from inttower.rollout_cli import (
+    AsChallengerOpt,
+    RolloutModeOpt,
+    RolloutShareOpt,
+    challenger_of,
+    rollout_app,
+)
 from model.item_vectors import DEFAULT_ITEM_DTYPE, ItemDtype
 from model.retention import DEFAULT_GRACE_S
+from model.rollout import Mode
 from training.split import HeldOut, SplitKind
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")
+app.add_typer(rollout_app, name="rollout")
 
 ArtifactsOpt = Annotated[
     Path, typer.Option("--artifacts", help="Artifacts store (bundles + CURRENT).")
@@ -67,6 +76,9 @@ def train(
     built: Annotated[Path | None, typer.Option(
         help="Stream the rows from a folder `inttower data build` wrote (its dataset, split and "
              "seed replace --dataset, --schema, --split and --seed).")] = None,
+    as_challenger: AsChallengerOpt = False,
+    rollout_mode: RolloutModeOpt = Mode.shadow,
+    rollout_share: RolloutShareOpt = 0.1,
     progress: bool = True,
 ) -> None:
     """Train IntTower with early stopping on validation AUC and publish a bundle."""
@@ -94,7 +106,7 @@ def train(
         fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
                       sparse_embeddings=sparse_embeddings, progress=progress),
         artifacts=None if no_publish else artifacts, device=device, item_dtype=item_dtype,
-        built=built,
+        built=built, challenger=challenger_of(as_challenger, rollout_mode, rollout_share),
     )
     try:
         result = run_training(config)
@@ -113,17 +125,24 @@ def refresh_items_cmd(
     version: VersionOpt = None,
     item_dtype: Annotated[ItemDtype | None, typer.Option(
         help="Store the vectors as float32 or int8 (default: as the live bundle does).")] = None,
+    device: Annotated[str, typer.Option(
+        help="cpu, cuda or cuda:N (under torchrun: gloo on cpu, NCCL on cuda).")] = "cpu",
+    as_challenger: AsChallengerOpt = False,
+    rollout_mode: RolloutModeOpt = Mode.shadow,
+    rollout_share: RolloutShareOpt = 0.1,
     progress: bool = True,
 ) -> None:
-    """Recompute item vectors with the live checkpoint; publish a child bundle; move CURRENT.
-    Under torchrun the ranks encode slices of the items, and rank 0 publishes."""
+    """Recompute item vectors with the live checkpoint; publish a child bundle; move CURRENT
+    (or start its rollout). Under torchrun the ranks encode slices of the items, and rank 0
+    publishes."""
     from model.store import BundleError
     from training.export import read_items_update, refresh_items
 
     try:
         table = read_items_update(artifacts, items, version) if items is not None else None
-        published = refresh_items(artifacts, table, progress=progress, version=version,
-                                  item_dtype=item_dtype)
+        published = refresh_items(
+            artifacts, table, progress=progress, version=version, item_dtype=item_dtype,
+            device=device, challenger=challenger_of(as_challenger, rollout_mode, rollout_share))
     except (BundleError, ValueError) as exc:
         raise fail(str(exc)) from exc
     if published is not None:  # under torchrun, rank 0 publishes and says so
@@ -139,18 +158,24 @@ def refresh_users_cmd(
         help="For a model with event sequences: the users' whole behaviour log up to now, laid "
              "out like the training events table (a file or a folder of Parquet parts).")] = None,
     artifacts: ArtifactsOpt = Path("artifacts"),
+    version: VersionOpt = None,
+    as_challenger: AsChallengerOpt = False,
+    rollout_mode: RolloutModeOpt = Mode.shadow,
+    rollout_share: RolloutShareOpt = 0.1,
 ) -> None:
-    """Recompute the users' histories and rates from a newer log; publish a child bundle."""
+    """Recompute the users' histories and rates from a newer log; publish a child bundle (live,
+    or as a rollout's challenger)."""
     from model.store import BundleError
     from training.refresh_users import read_event_log, read_interaction_log, refresh_users
 
     try:
-        version = refresh_users(
-            artifacts, read_interaction_log(artifacts, interactions),
-            read_event_log(artifacts, events) if events is not None else None)
+        published = refresh_users(
+            artifacts, read_interaction_log(artifacts, interactions, version),
+            read_event_log(artifacts, events, version) if events is not None else None,
+            version, challenger_of(as_challenger, rollout_mode, rollout_share))
     except (BundleError, ValueError) as exc:
         raise fail(str(exc)) from exc
-    typer.echo(version)
+    typer.echo(published)
 
 
 @app.command()

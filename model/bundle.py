@@ -106,8 +106,10 @@ def _history_manifest(codec: TowerCodec) -> dict[str, Any] | None:
 
 
 def publish_bundle(artifacts: Path, content: BundleContent, metrics: dict[str, Any] | None = None,
-                   parent: str | None = None, extra: dict[str, Any] | None = None) -> str:
-    """Write `content` as a new bundle version and make it CURRENT; returns the version."""
+                   parent: str | None = None, extra: dict[str, Any] | None = None,
+                   go_live: bool = True) -> str:
+    """Write `content` as a new bundle version and make it CURRENT (unless not `go_live`);
+    returns the version. Offline commands publish through training.publish."""
     vectors = content.item_vectors
     if vectors.shape[0] != len(content.items):
         raise ValueError(f"{vectors.shape[0]} item vectors for {len(content.items)} items")
@@ -130,7 +132,8 @@ def publish_bundle(artifacts: Path, content: BundleContent, metrics: dict[str, A
         "metrics": metrics or {},
         **(extra or {}),
     }
-    return store.publish(artifacts, lambda folder: _write_files(content, index, folder), manifest)
+    return store.publish(artifacts, lambda folder: _write_files(content, index, folder), manifest,
+                         go_live)
 
 
 def load_bundle(path: Path, device: str | torch.device = "cpu") -> Bundle:

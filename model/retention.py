@@ -3,6 +3,7 @@ publishers (model.store.sweep_temporaries).
 
 `collect` keeps, whatever `keep` says:
 - the version CURRENT names and its parent chain, up to `keep` versions in all;
+- PREVIOUS (the rollback target) and the challenger of a rollout in progress (model.rollout);
 - every bundle younger than `grace_s`: an API replica swaps within seconds of CURRENT moving
   and loads a bundle within seconds, so none still reads a folder older than that;
 and refuses to run when CURRENT cannot be read (what it protects would be unknown).
@@ -15,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from model import store
+from model import rollout, store
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ def collect(artifacts: Path, keep: int, grace_s: float = DEFAULT_GRACE_S,
             dry_run: bool = False) -> list[str]:
     """Remove published versions outside the rules above (and dead publishers' temporaries);
     return the versions removed (or that would be, with `dry_run`)."""
-    kept = set(protected_versions(artifacts, keep))
+    running = rollout.challenger(artifacts)
+    kept = {*protected_versions(artifacts, keep), store.previous_version(artifacts),
+            running.version if running else None}
     now = time.time()
     # Sealed or not: a folder without a manifest (a copy cut short, say) is debris too.
     doomed = [p.name for p in store.version_folders(artifacts)

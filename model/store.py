@@ -2,12 +2,17 @@
 
     <artifacts>/bundles/<version>/manifest.json + files     version = UTC time + content hash
     <artifacts>/CURRENT                                     the live version's name
+    <artifacts>/PREVIOUS                                    what CURRENT named before its
+                                                            last move: the rollback target
+    <artifacts>/CHALLENGER, HISTORY.jsonl                   model.rollout; every move logged
 
 A bundle is written completely into a hidden temporary directory beside its final place, every
 file hashed into the manifest, verified, fsynced, then renamed into `bundles/<version>`; CURRENT is
 replaced last by write-temp-then-rename. A crash at any point leaves CURRENT naming the previous
 complete bundle (the temporary directory is garbage, never served, and the next publish sweeps
 it). Readers verify every hash. Old versions are collected by model.retention (`inttower gc`).
+CURRENT, PREVIOUS and CHALLENGER move under one lock (model.pointers), so a publish and a
+promotion or rollback never interleave.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from model import pointers
 from model.locks import unowned, writer_lock
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,8 @@ FORMAT_VERSION = 3
 READABLE_FORMATS = (2, 3)
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
+PREVIOUS = "PREVIOUS"
+CHALLENGER = "CHALLENGER"
 BUNDLES = "bundles"
 TMP_PREFIX = ".tmp-"  # a bundle being written, under bundles/
 # A temporary is swept once it is this old and unlocked (its writer locks it right after
@@ -63,14 +71,15 @@ def _fsync(path: Path) -> None:
 
 def sweep_temporaries(artifacts: Path) -> list[str]:
     """Remove what dead publishers left: `bundles/.tmp-*` folders older than STALE_TMP_S whose
-    writer lock is free, and CURRENT temporaries as old. Returns the names removed."""
+    writer lock is free, and pointer temporaries (CURRENT...) as old. Returns the names removed."""
     removed = []
     root = Path(artifacts) / BUNDLES
     for folder in sorted(root.glob(f"{TMP_PREFIX}*")) if root.is_dir() else []:
         if _older_than(folder, STALE_TMP_S) and unowned(folder):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(f"{BUNDLES}/{folder.name}")
-    for tmp in Path(artifacts).glob(f".{CURRENT}.*"):
+    for tmp in (tmp for name in (CURRENT, PREVIOUS, CHALLENGER)
+                for tmp in Path(artifacts).glob(pointers.temporary_glob(name))):
         if _older_than(tmp, STALE_TMP_S):
             tmp.unlink(missing_ok=True)
             removed.append(tmp.name)
@@ -86,8 +95,10 @@ def _older_than(path: Path, seconds: float) -> bool:
         return False
 
 
-def publish(artifacts: Path, write: Callable[[Path], None], manifest: dict[str, Any]) -> str:
-    """Write a new bundle with `write(tmp_dir)`, seal it with a manifest, make it CURRENT.
+def publish(artifacts: Path, write: Callable[[Path], None], manifest: dict[str, Any],
+            go_live: bool = True) -> str:
+    """Write a new bundle with `write(tmp_dir)`, seal it with a manifest, make it CURRENT (unless
+    not `go_live`: a challenger, model.rollout, is sealed and left for its rollout to name).
 
     `manifest` holds the caller's fields (model config, metrics, parent...); the store adds
     format_version, version, created_at and the sha256 and size of every file. Returns the version.
@@ -100,11 +111,14 @@ def publish(artifacts: Path, write: Callable[[Path], None], manifest: dict[str, 
     tmp = root / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     tmp.mkdir()
     with writer_lock(tmp):
-        return _seal_and_publish(artifacts, tmp, write, manifest)
+        version = _seal(tmp, write, manifest)
+    if go_live:
+        set_current(artifacts, version)
+    return version
 
 
-def _seal_and_publish(artifacts: Path, tmp: Path, write: Callable[[Path], None],
-                      manifest: dict[str, Any]) -> str:
+def _seal(tmp: Path, write: Callable[[Path], None], manifest: dict[str, Any]) -> str:
+    """Write, hash, verify and rename `tmp` into its version's folder; returns the version."""
     root = tmp.parent
     try:
         write(tmp)
@@ -138,32 +152,53 @@ def _seal_and_publish(artifacts: Path, tmp: Path, write: Callable[[Path], None],
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    set_current(artifacts, version)
     return version
 
 
-def set_current(artifacts: Path, version: str) -> None:
-    """Point CURRENT at `version` atomically (the bundle must exist and verify)."""
+def set_current(artifacts: Path, version: str, event: str = "publish") -> str | None:
+    """Point CURRENT at `version` atomically (the bundle must exist and verify), under the
+    pointer lock; returns the version it named before."""
     verify(bundle_path(artifacts, version))
-    tmp = Path(artifacts) / f".{CURRENT}.{uuid.uuid4().hex}"
-    tmp.write_text(version + "\n")
-    _fsync(tmp)
-    os.replace(tmp, Path(artifacts) / CURRENT)
+    with pointers.locked(artifacts):
+        return move_current(artifacts, version, event)
+
+
+def move_current(artifacts: Path, version: str, event: str) -> str | None:
+    """CURRENT := `version`, PREVIOUS := what it named (the rollback target), the move recorded
+    in HISTORY.jsonl as `event`; the caller holds pointers.locked. Returns the old version."""
+    try:
+        was = current_version(artifacts)
+    except BundleError:  # a damaged CURRENT is what a publish repairs
+        was = None
+    pointers.write(artifacts, CURRENT, version + "\n")
+    if was is not None and was != version:
+        pointers.write(artifacts, PREVIOUS, was + "\n")
+    pointers.record(artifacts, event, current=version, was=was)
+    return was
 
 
 def current_version(artifacts: Path) -> str | None:
     """The version CURRENT names; None before the first publish. BundleError for an empty or
     undecodable CURRENT (publishers replace it whole, so that is damage); OSError if unreadable."""
-    path = Path(artifacts) / CURRENT
+    return _pointer(artifacts, CURRENT)
+
+
+def previous_version(artifacts: Path) -> str | None:
+    """The version CURRENT named before its last move (the rollback target), if any."""
+    return _pointer(artifacts, PREVIOUS)
+
+
+def _pointer(artifacts: Path, name: str) -> str | None:
+    path = Path(artifacts) / name
     try:
-        version = path.read_bytes().decode().strip()
-    except FileNotFoundError:
-        return None
+        text = pointers.read(artifacts, name)
     except UnicodeDecodeError as exc:
         raise BundleError(f"{path} is not UTF-8 text: {exc}") from exc
-    if not version:
+    if text is None:
+        return None
+    if not text.strip():
         raise BundleError(f"{path} is empty")
-    return version
+    return text.strip()
 
 
 def bundle_path(artifacts: Path, version: str) -> Path:

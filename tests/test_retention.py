@@ -21,9 +21,10 @@ from model.retention import collect
 OLD = time.time() - 2 * 3600  # an mtime past every age rule
 
 
-def _publish(artifacts: Path, payload: str, parent: str | None = None) -> str:
+def _publish(artifacts: Path, payload: str, parent: str | None = None,
+             go_live: bool = True) -> str:
     return store.publish(artifacts, lambda d: (d / "x.txt").write_text(payload),
-                         {"parent": parent})
+                         {"parent": parent}, go_live)
 
 
 def _age(path: Path) -> None:
@@ -74,8 +75,7 @@ def _chain(artifacts: Path, length: int) -> list[str]:
 
 def test_gc_keeps_current_its_parents_up_to_keep_and_young_bundles(tmp_path: Path) -> None:
     chain = _chain(tmp_path, 4)
-    orphan = _publish(tmp_path, "never current")  # a publisher killed before CURRENT moved
-    store.set_current(tmp_path, chain[-1])
+    orphan = _publish(tmp_path, "never current", go_live=False)  # killed before CURRENT moved
     for version in [*chain, orphan]:
         _age(store.bundle_path(tmp_path, version))
     young = chain[0]

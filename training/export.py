@@ -11,18 +11,16 @@ import torch
 from tqdm.auto import tqdm
 
 from model import store
-from model.bundle import BundleContent, load_bundle, publish_bundle
+from model.bundle import Bundle, BundleContent
 from model.features import EncodedTable
 from model.inttower import IntTower
 from model.item_vectors import ItemDtype, ItemVectors
 from training.distributed import gather_on_main, join, leave, shard_in_order
+from training.publish import Challenger, publish, source_bundle
 from training.schema import EntityTable
 from training.tables import read_entity_table
 
 log = logging.getLogger(__name__)
-
-INHERITED = ("dataset", "dataset_schema", "train")  # manifest fields a refresh carries over
-
 
 @torch.no_grad()
 def item_vectors(model: IntTower, items: EncodedTable, batch_size: int = 8192,
@@ -40,11 +38,14 @@ def item_vectors(model: IntTower, items: EncodedTable, batch_size: int = 8192,
 
 def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
                   progress: bool = True, version: str | None = None,
-                  item_dtype: ItemDtype | None = None) -> str | None:
-    """Recompute item vectors with the live checkpoint; publish a child bundle; returns its version.
+                  item_dtype: ItemDtype | None = None, device: str = "cpu",
+                  challenger: Challenger | None = None) -> str | None:
+    """Recompute item vectors with the live checkpoint; publish a child bundle (live, or as a
+    rollout's `challenger`); returns its version.
 
-    Under torchrun each rank encodes a contiguous slice of the items and rank 0 gathers them,
-    builds the index and publishes (the other ranks return None).
+    Under torchrun each rank encodes a contiguous slice of the items on its `device` (gloo on
+    the CPU, NCCL on GPUs) and rank 0 gathers them, builds the index and publishes (the other
+    ranks return None).
 
     `items_table` (raw, index = item id, the schema's feature columns) replaces or adds items:
     rows are encoded with the bundle's own codecs (unseen ids -> OOV row). Items that the live
@@ -53,7 +54,27 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
     `version` starts from that published bundle instead of CURRENT's. `item_dtype` stores the
     vectors as float32 or int8 (model.item_vectors); by default as the live bundle does.
     """
-    live = load_bundle(store.source_path(artifacts, version))
+    ranks, device = join(device)
+    try:
+        live = source_bundle(artifacts, version, device)
+        items = _updated_items(live, items_table)
+        mine = shard_in_order(torch.arange(len(items)), ranks).numpy()
+        vectors = gather_on_main(item_vectors(live.model, items.take(mine),
+                                              progress=progress and ranks.is_main), ranks)
+    finally:
+        leave(ranks)
+    if vectors is None:  # not rank 0
+        return None
+    content = BundleContent(
+        model=live.model.cpu(), user_codec=live.user_codec, item_codec=live.item_codec,
+        users=live.users, items=items,
+        item_vectors=ItemVectors.encode(vectors, item_dtype or live.item_vectors.dtype),
+    )
+    return publish(artifacts, content, parent=live, challenger=challenger)
+
+
+def _updated_items(live: Bundle, items_table: pd.DataFrame | None) -> EncodedTable:
+    """The live bundle's items with `items_table`'s rows encoded into it (refresh_items)."""
     items = live.items
     if items_table is not None:
         missing = [c for c in live.item_codec.columns if c not in items_table.columns]
@@ -69,23 +90,7 @@ def refresh_items(artifacts: Path, items_table: pd.DataFrame | None = None,
         keep = ~pd.Index(live.items.ids).isin(updated.ids)
         items = live.items.take(np.flatnonzero(keep)).concat(updated)
         log.info("refresh: %d items updated or added, %d kept", len(updated), int(keep.sum()))
-    ranks, _ = join("cpu")
-    try:
-        mine = shard_in_order(torch.arange(len(items)), ranks).numpy()
-        vectors = gather_on_main(item_vectors(live.model, items.take(mine),
-                                              progress=progress and ranks.is_main), ranks)
-    finally:
-        leave(ranks)
-    if vectors is None:  # not rank 0
-        return None
-    content = BundleContent(
-        model=live.model, user_codec=live.user_codec, item_codec=live.item_codec,
-        users=live.users, items=items,
-        item_vectors=ItemVectors.encode(vectors, item_dtype or live.item_vectors.dtype),
-    )
-    return publish_bundle(artifacts, content, metrics=live.manifest.get("metrics"),
-                          parent=live.version,
-                          extra={k: live.manifest[k] for k in INHERITED if k in live.manifest})
+    return items
 
 
 def read_items_update(artifacts: Path, path: Path, version: str | None = None) -> pd.DataFrame:

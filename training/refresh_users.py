@@ -8,7 +8,8 @@ smoothed positive rate), the recent positive items and, from a newer behaviour l
 codecs - its item vocabulary, prior, smoothing and scalers; nothing is refitted. Users the log
 does not name keep their stored rows; users the bundle does not hold are added with the OOV id
 row and missing features, so their requests are scored from their behaviour. The weights and the
-item vectors are the parent's; the child bundle names its parent and goes live atomically.
+item vectors are the parent's; the child bundle names its parent and goes live atomically (or
+becomes a rollout's challenger). `version` starts from that published bundle instead of CURRENT's.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from model import store
-from model.bundle import BundleContent, load_current, publish_bundle
+from model.bundle import BundleContent
 from model.features import TowerCodec
 from training.as_of import AFTER_ALL
-from training.export import INHERITED
+from training.publish import Challenger, publish, source_bundle
 from training.schema import DatasetSchema
 from training.tables import DataError, read_events, read_interactions
 from training.user_state import users_as_of, with_state
@@ -39,10 +40,12 @@ def _recorded_schema(manifest: dict[str, Any]) -> DatasetSchema:
     return DatasetSchema.model_validate(recorded)
 
 
-def read_interaction_log(artifacts: Path, path: Path) -> pd.DataFrame:
-    """A log laid out like the live bundle's training interactions: user_id, item_id, label and
-    timestamp columns (DataError if the file lacks one, or holds no interaction)."""
-    schema = _recorded_schema(store.read_manifest(store.current_path(artifacts)))
+def read_interaction_log(artifacts: Path, path: Path, version: str | None = None
+                         ) -> pd.DataFrame:
+    """A log laid out like the live bundle's (or `version`'s) training interactions: user_id,
+    item_id, label and timestamp columns (DataError if the file lacks one, or holds no
+    interaction)."""
+    schema = _recorded_schema(store.read_manifest(store.source_path(artifacts, version)))
     if schema.interactions.timestamp is None:
         raise DataError(f"dataset {schema.name!r} has no timestamp column: a user's recent "
                         "items need the events' times")
@@ -51,10 +54,10 @@ def read_interaction_log(artifacts: Path, path: Path) -> pd.DataFrame:
                              Path(path).parent)
 
 
-def read_event_log(artifacts: Path, path: Path) -> pd.DataFrame:
-    """A behaviour log laid out like the live bundle's training events table (a file, or a
-    folder of Parquet parts)."""
-    schema = _recorded_schema(store.read_manifest(store.current_path(artifacts)))
+def read_event_log(artifacts: Path, path: Path, version: str | None = None) -> pd.DataFrame:
+    """A behaviour log laid out like the live bundle's (or `version`'s) training events table
+    (a file, or a folder of Parquet parts)."""
+    schema = _recorded_schema(store.read_manifest(store.source_path(artifacts, version)))
     if schema.events is None:
         raise ValueError("the live bundle was trained without an events table")
     layout = schema.events.model_copy(update={"file": Path(path).name, "format": "auto"})
@@ -72,11 +75,12 @@ def _fewer_events(codec: TowerCodec, before: np.ndarray, after: np.ndarray) -> i
 
 
 def refresh_users(artifacts: Path, interactions: pd.DataFrame,
-                  events: pd.DataFrame | None = None) -> str:
-    """Publish a child of the live bundle with its users' state from `interactions` (user_id,
-    item_id, label, timestamp) and, for a bundle with event sequences, the `events` table
-    (read_event_log); returns its version."""
-    live = load_current(artifacts)
+                  events: pd.DataFrame | None = None, version: str | None = None,
+                  challenger: Challenger | None = None) -> str:
+    """Publish a child of the live bundle (or of `version`) with its users' state from
+    `interactions` (user_id, item_id, label, timestamp) and, for a bundle with event sequences,
+    the `events` table (read_event_log); returns its version."""
+    live = source_bundle(artifacts, version)
     codec = live.user_codec
     if codec.label_stat is None and codec.history is None and not codec.sequences:
         raise ValueError(f"bundle {live.version}'s users have no interaction features to refresh")
@@ -115,7 +119,5 @@ def refresh_users(artifacts: Path, interactions: pd.DataFrame,
              len(live.users) - summary["users_updated"])
     content = BundleContent(model=live.model, user_codec=codec, item_codec=live.item_codec,
                             users=users, items=live.items, item_vectors=live.item_vectors)
-    return publish_bundle(artifacts, content, metrics=live.manifest.get("metrics"),
-                          parent=live.version,
-                          extra={**{k: live.manifest[k] for k in INHERITED if k in live.manifest},
-                                 "users_refreshed": summary})
+    return publish(artifacts, content, parent=live, challenger=challenger,
+                   users_refreshed=summary)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from model.bundle import BundleContent, publish_bundle
+from model.bundle import BundleContent
 from model.config import ModelConfig
 from model.inttower import IntTower
 from model.item_vectors import DEFAULT_ITEM_DTYPE, ItemDtype, ItemVectors
@@ -26,6 +26,7 @@ from training.encoded import EncodedData
 from training.export import item_vectors
 from training.loop import FitConfig, FitResult, HeldOutMetrics, Metrics, fit_and_score
 from training.objectives import inttower_objective
+from training.publish import Challenger, publish
 from training.shards import BuiltData
 from training.split import EvalMode
 
@@ -40,6 +41,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     fit: FitConfig = field(default_factory=FitConfig)
     artifacts: Path | None = Path("artifacts")  # None: do not publish a bundle
+    challenger: Challenger | None = None  # publish as a rollout's challenger, CURRENT unchanged
     device: str = "cpu"
     item_dtype: ItemDtype = DEFAULT_ITEM_DTYPE  # how the bundle stores the item vectors
     # A folder `inttower data build` wrote: train streams from its shards (its dataset, split
@@ -118,10 +120,8 @@ def _train(config: TrainConfig, ranks: Ranks, device: str) -> TrainResult:
                       "loss": asdict(config.loss), "fit": asdict(config.fit),
                       "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                       "machine": platform.platform(), "torch": torch.__version__}
-        version = publish_bundle(config.artifacts, content, metrics=metrics,
-                                 extra={"dataset": schema.name,
-                                        "dataset_schema": schema.model_dump(mode="json"),
-                                        "train": train_info})
-        log.info("published bundle %s into %s", version, config.artifacts)
+        version = publish(config.artifacts, content, challenger=config.challenger,
+                          metrics=metrics, dataset=schema.name,
+                          dataset_schema=schema.model_dump(mode="json"), train=train_info)
     return TrainResult(metrics, result, version, model, data, time.perf_counter() - started,
                        ranks.is_main)
