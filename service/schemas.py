@@ -273,6 +273,8 @@ class ModelResponse(BaseModel):
     dataset: str | None
     num_users: int
     num_items: int
+    memory_bytes: int = Field(ge=0, description="Bytes the bundle holds in memory for serving, "
+                              "from its arrays' sizes (service/memory.py says what it counts).")
     config: dict[str, Any]  # the architecture (ModelConfig)
     item_index: dict[str, Any]
     user_history: dict[str, Any] | None  # field, max_len, vocabulary of the user history

@@ -77,11 +77,11 @@ def test_precomputed_known_user_heads_score_exactly_as_the_per_request_tower(
     bundle: Bundle,
 ) -> None:
     cached, computed = Scorer(bundle, 100, 16, user_heads_cache_mb=1), Scorer(bundle, 100, 16)
-    assert cached._known_heads is not None and computed._known_heads is None
+    assert cached.user_heads.precomputed is not None and computed.user_heads.precomputed is None
     items = [str(i) for i in bundle.items.ids[:60]]
     for user in (str(bundle.users.ids[0]), str(bundle.users.ids[-1]), "a stranger"):
         from_cache, from_tower = cached.score(user, items), computed.score(user, items)
         np.testing.assert_array_equal(from_cache.scores, from_tower.scores)
         assert from_tower.user_path == "online"
         assert from_cache.user_path == ("online" if user == "a stranger" else "cached")
-    assert Scorer(bundle, 100, 16, user_heads_cache_mb=0)._known_heads is None
+    assert Scorer(bundle, 100, 16, user_heads_cache_mb=0).user_heads.precomputed is None
