@@ -1,17 +1,20 @@
 """Prometheus metrics of one app instance, in its own registry (two apps in a process never clash).
 
 Series (GET /metrics):
-    inttower_request_seconds{route, candidates}   handler time; candidates buckets the /score
-                                                  candidate count, or the /recommend k
+    inttower_request_seconds{route, candidates, version, role}
+                                                  handler time; candidates buckets the /score
+                                                  candidate count, or the /recommend k; role:
+                                                  live, or challenger (an ab rollout's share)
     inttower_stage_seconds{route, stage}          where handler time goes: user_tower,
                                                   gather_score (candidate heads + FE-Block),
                                                   encode (JSON response); search (faiss) for
                                                   /recommend
-    inttower_unknown_users_total{route}           requests for users outside the bundle
+    inttower_unknown_users_total{route, version, role}
+                                                  requests for users outside the bundle
     inttower_user_path_total{route, path}         requests by how the user's heads were had:
                                                   cached (precomputed at load) or online (the
                                                   user tower ran, on fresh features if sent)
-    inttower_unknown_items_total                  /score candidates outside the bundle
+    inttower_unknown_items_total{version, role}   /score candidates outside the bundle
     inttower_errors_total{status}                 error responses by HTTP status
     inttower_client_disconnects_total             clients gone before their body arrived
     inttower_model_info{version}                  the live bundle version
@@ -20,6 +23,7 @@ Series (GET /metrics):
     inttower_reload_failures_total                failed checks: a bundle refused (the old one
                                                   kept serving) or CURRENT unreadable
     inttower_live_bundle_on_disk                  0 once the live bundle's folder is gone
+    inttower_challenger_*, inttower_shadow_*      a rollout's series (service.rollout_metrics)
 With several uvicorn workers (`inttower serve --workers N`) the series live in prometheus_client's
 multiprocess mode: each worker writes its values to files in PROMETHEUS_MULTIPROC_DIR (the server
 makes and clears that folder, service.server), and /metrics, on whichever worker answers it, reads
@@ -47,6 +51,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from service.rollout_metrics import RolloutMetrics
+
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
 
 # Upper bounds of the candidate-count buckets; the label is "<=10", ..., ">10000".
@@ -71,15 +77,16 @@ class Metrics:
             ProcessCollector(registry=self.registry)
         reg = self.registry
         self.latency = Histogram("inttower_request_seconds", "Scoring request time in the handler",
-                                 ["route", "candidates"], buckets=LATENCY_BUCKETS, registry=reg)
+                                 ["route", "candidates", "version", "role"],
+                                 buckets=LATENCY_BUCKETS, registry=reg)
         self.stages = Histogram("inttower_stage_seconds", "Scoring time per stage",
                                 ["route", "stage"], buckets=STAGE_BUCKETS, registry=reg)
         self.unknown_users = Counter("inttower_unknown_users", "Requests for unknown users",
-                                     ["route"], registry=reg)
+                                     ["route", "version", "role"], registry=reg)
         self.user_paths = Counter("inttower_user_path", "Requests by user-heads path",
                                   ["route", "path"], registry=reg)
         self.unknown_items = Counter("inttower_unknown_items", "Unknown /score candidates",
-                                     registry=reg)
+                                     ["version", "role"], registry=reg)
         self.errors = Counter("inttower_errors", "Error responses", ["status"], registry=reg)
         self.client_disconnects = Counter(
             "inttower_client_disconnects", "Requests whose client left before sending the whole "
@@ -98,14 +105,18 @@ class Metrics:
         self.reload_failures = Counter("inttower_reload_failures",
                                        "Bundles refused; the previous one kept serving",
                                        registry=reg)
+        self.rollout = RolloutMetrics(reg)
         # The labelled series, resolved once per label set (a few routes x buckets or stages):
         # `labels()` validates and locks on every call, twice the cost of the observation itself.
         self._latency_series = functools.cache(self.latency.labels)
         self._stage_series = functools.cache(self.stages.labels)
         self.user_path = functools.cache(self.user_paths.labels)
+        self.unknown_user = functools.cache(self.unknown_users.labels)
+        self.unknown_item = functools.cache(self.unknown_items.labels)
 
-    def observe(self, route: str, candidates: int, seconds: float) -> None:
-        self._latency_series(route, candidate_bucket(candidates)).observe(seconds)
+    def observe(self, route: str, candidates: int, seconds: float, version: str,
+                role: str) -> None:
+        self._latency_series(route, candidate_bucket(candidates), version, role).observe(seconds)
 
     def observe_stages(self, route: str, stages: Mapping[str, float]) -> None:
         for stage, seconds in stages.items():

@@ -7,8 +7,11 @@ hop for a plain `def` route cost ~0.15 ms of CPU a request (thread wake-ups and 
 Parallelism comes from --workers, not threads. Only the admin reload, which may load a bundle,
 stays a plain `def` in the thread pool.
 
-Each scoring request reads the live Scorer once and uses only that reference, so a hot swap never
-changes the bundle under a running request.
+Each scoring request reads the reloader's `serving` once (the live Scorer and a rollout's
+Challenger) and uses only those references, so a hot swap never changes a bundle under a running
+request. In an ab rollout the challenger answers its share of the users (service.challenger); in a
+shadow rollout a sampled /score request is handed to the shadow thread once its response is sent
+(service.shadow). Responses name the version that answered.
 """
 
 from __future__ import annotations
@@ -19,21 +22,16 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Request, Response
+from starlette.background import BackgroundTask
 
 from service.errors import Forbidden, NotReady
 from service.integer_ids import IntegerIds
+from service.reloader import Serving
 from service.request_body import json_body, openapi_body
-from service.schemas import (
-    ErrorResponse,
-    ModelResponse,
-    RecommendRequest,
-    RecommendResponse,
-    ReloadResponse,
-    ScoreRequest,
-    ScoreResponse,
-    StatusResponse,
-)
+from service.responses import ErrorResponse, ModelResponse, ReloadResponse, StatusResponse
+from service.schemas import RecommendRequest, RecommendResponse, ScoreRequest, ScoreResponse
 from service.scorer import Scorer, Scores
+from service.shadow import ShadowJob
 
 router = APIRouter()
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -50,6 +48,20 @@ def live_scorer(request: Request) -> Scorer:
     return scorer
 
 
+async def _answer(serving: Serving, route: str, user_id: str, *args: Any
+                  ) -> tuple[Scorer, str, Scores]:
+    """Who answers (the scorer and its role) and the answer: Scorer.score or .recommend (the
+    route's name) of the live bundle, or of an ab challenger for its users."""
+    live, challenger = serving.live, serving.challenger
+    if live is None:
+        raise NotReady("no model bundle is loaded yet")
+    if challenger is not None and challenger.answers(user_id):
+        answer = await challenger.call(getattr(challenger.scorer, route), user_id, *args)
+        if answer is not None:  # else it failed: the live bundle answers
+            return challenger.scorer, "challenger", answer
+    return live, "live", getattr(live, route)(user_id, *args)
+
+
 def _spelled(value: object) -> orjson.Fragment:
     """What orjson cannot write itself: the ids of a JSON-integer request (service.integer_ids)."""
     if isinstance(value, IntegerIds):
@@ -63,20 +75,20 @@ def json_response(payload: dict[str, Any]) -> Response:
                     media_type="application/json")
 
 
-def _respond(request: Request, route: str, size: int, started: float, version: str,
+def _respond(request: Request, route: str, size: int, started: float, version: str, role: str,
              result: Scores, **extra: Any) -> Response:
     """`result` as the route's JSON body (plus `extra` fields); counts an unknown user; records
     the stage times, encoding included, and the handler time."""
     metrics = request.app.state.metrics
     if not result.user_known:
-        metrics.unknown_users.labels(route).inc()
+        metrics.unknown_user(route, version, role).inc()
     metrics.user_path(route, result.user_path).inc()
     encoding = time.perf_counter()
     response = json_response({"model_version": version, "user_known": result.user_known,
                               "item_ids": result.item_ids, "scores": result.scores, **extra})
     done = time.perf_counter()
     metrics.observe_stages(route, {**result.stages, "encode": done - encoding})
-    metrics.observe(route, size, done - started)
+    metrics.observe(route, size, done - started, version, role)
     return response
 
 
@@ -87,14 +99,24 @@ async def score(request: Request) -> Response:
     stored row; unknown users: the default row plus features)."""
     body = await json_body(request, ScoreRequest)
     started = time.perf_counter()
-    scorer = live_scorer(request)
+    serving: Serving = request.app.state.reloader.serving
     budget_ms = body.budget_ms or request.app.state.settings.score_budget_ms
-    result = scorer.score(body.user_id, body.candidate_ids, body.top_k, body.user_features,
-                          body.strict, None if budget_ms is None else budget_ms / 1e3)
+    budget_s = None if budget_ms is None else budget_ms / 1e3
+    scorer, role, result = await _answer(serving, "score", body.user_id, body.candidate_ids,
+                                         body.top_k, body.user_features, body.strict, budget_s)
     if result.unknown_item_ids:
-        request.app.state.metrics.unknown_items.inc(len(result.unknown_item_ids))
-    return _respond(request, "score", len(body.candidate_ids), started, scorer.version, result,
-                    unknown_item_ids=result.unknown_item_ids, scored=result.scored)
+        request.app.state.metrics.unknown_item(scorer.version, role).inc(
+            len(result.unknown_item_ids))
+    response = _respond(request, "score", len(body.candidate_ids), started, scorer.version,
+                        role, result, unknown_item_ids=result.unknown_item_ids,
+                        scored=result.scored)
+    challenger = serving.challenger
+    if role == "live" and challenger is not None and challenger.samples():
+        complete = body.top_k is None and budget_s is None  # every known candidate's score
+        job = ShadowJob(scorer, body.user_id, body.candidate_ids, body.user_features,
+                        result if complete else None)
+        response.background = BackgroundTask(challenger.shadow_after_response, job)
+    return response
 
 
 @router.post("/recommend", response_model=RecommendResponse, responses=_ERRORS,
@@ -103,9 +125,10 @@ async def recommend(request: Request) -> Response:
     """The user's top k of the whole catalogue, best first."""
     body = await json_body(request, RecommendRequest)
     started = time.perf_counter()
-    scorer = live_scorer(request)
-    result = scorer.recommend(body.user_id, body.k, body.exclude_ids, body.user_features)
-    return _respond(request, "recommend", body.k, started, scorer.version, result)
+    scorer, role, result = await _answer(request.app.state.reloader.serving, "recommend",
+                                         body.user_id, body.k, body.exclude_ids,
+                                         body.user_features)
+    return _respond(request, "recommend", body.k, started, scorer.version, role, result)
 
 
 @router.get("/healthz", response_model=StatusResponse)
@@ -123,8 +146,12 @@ async def readyz(request: Request) -> dict[str, Any]:
 
 @router.get("/model", response_model=ModelResponse, responses={503: {"model": ErrorResponse}})
 async def model(request: Request) -> dict[str, Any]:
-    """The live bundle: version, parent, age, sizes, architecture, offline metrics."""
-    return {**live_scorer(request).summary(), "on_disk": request.app.state.reloader.live_on_disk}
+    """The live bundle: version, parent, age, sizes, memory, architecture, offline metrics; and
+    the challenger of a rollout in progress, if this process holds one."""
+    reloader = request.app.state.reloader
+    challenger = reloader.serving.challenger
+    return {**live_scorer(request).summary(), "on_disk": reloader.live_on_disk,
+            "challenger": challenger.summary() if challenger is not None else None}
 
 
 @router.get("/metrics", response_class=Response)

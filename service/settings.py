@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     # their requests skip the user tower; 0 always runs it. (1.5 KB per user by default.)
     user_heads_cache_mb: int = Field(256, ge=0)
     reload_interval_s: float = Field(2.0, gt=0)  # how often the watcher reads CURRENT
+    # Rollouts (model.rollout, service.challenger): shadow jobs wait in a queue this long at
+    # most (more are dropped); the guard rails stop a challenger after this many failed calls,
+    # when the median of its recent calls is above this many ms, or at once when one call runs
+    # past rollout_timeout_s (a hang; an ab request is then answered by the live bundle).
+    shadow_queue_size: int = Field(64, ge=1)
+    rollout_max_errors: int = Field(5, ge=1)
+    rollout_max_latency_ms: float = Field(100.0, gt=0)
+    rollout_timeout_s: float = Field(2.0, gt=0)
     # Connection guards (service.protocol), per worker: a request's line and headers beyond
     # this answer 431; a request not received whole this long after its first byte closes the
     # connection; connections beyond this answer 503 at once (descriptors stay for the watcher).

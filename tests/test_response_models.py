@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from service import schemas
+from service import responses, schemas
 from service.errors import ServiceError
-from service.schemas import ErrorResponse
+from service.responses import ErrorResponse
 
 # (method, path) -> requests whose answer must be the route's declared model (status 200).
 REQUESTS: dict[tuple[str, str], list[dict[str, Any]]] = {
@@ -44,7 +44,9 @@ def _declared(app: FastAPI) -> dict[tuple[str, str], type[BaseModel]]:
             content = operation["responses"]["200"].get("content", {})
             ref = content.get("application/json", {}).get("schema", {}).get("$ref")
             if ref is not None:
-                declared[(method.upper(), path)] = getattr(schemas, ref.rsplit("/", 1)[-1])
+                name = ref.rsplit("/", 1)[-1]
+                declared[(method.upper(), path)] = getattr(schemas, name, None) or getattr(
+                    responses, name)
     return declared
 
 

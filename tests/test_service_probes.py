@@ -41,10 +41,13 @@ def test_metrics_expose_latency_unknown_ids_version_age_and_reload_failures(
     def value(name: str, **labels: str) -> float:
         return samples[(name, tuple(sorted(labels.items())))]
 
-    assert value("inttower_request_seconds_count", route="score", candidates="<=10") >= 1
-    assert value("inttower_request_seconds_count", route="recommend", candidates="<=1000") >= 1
-    assert value("inttower_unknown_users_total", route="score") >= 1
-    assert value("inttower_unknown_items_total") >= 2
+    live = {"version": trained.version, "role": "live"}
+    assert value("inttower_request_seconds_count", route="score", candidates="<=10",
+                 **live) >= 1
+    assert value("inttower_request_seconds_count", route="recommend", candidates="<=1000",
+                 **live) >= 1
+    assert value("inttower_unknown_users_total", route="score", **live) >= 1
+    assert value("inttower_unknown_items_total", **live) >= 2
     assert value("inttower_model_info", version=trained.version) == 1
     assert value("inttower_bundle_age_seconds") > 0
     assert value("inttower_reloads_total") == 1
