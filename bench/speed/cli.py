@@ -84,6 +84,9 @@ def serve(
     train_schema: Annotated[Path | None, typer.Option(
         help="Your own data's schema for the training throughput instead.")] = None,
     train_steps: Annotated[int, typer.Option(help="Steps timed; 0 skips training.")] = 30,
+    shadow: Annotated[bool, typer.Option(
+        help="The shadow section: the live path with a shadow challenger at 100 % against "
+             "none.")] = True,
     out: OutOpt = RESULTS,
 ) -> None:
     """/score against the floors over HTTP, by code path, /recommend, scale, refresh, training."""
@@ -100,7 +103,7 @@ def serve(
                          device=device, paths_cells=cells, recommend_users=recommend_users,
                          recommend_items=recommend_items, scale_items=scale_items,
                          train_dataset=train_dataset, train_schema=train_schema,
-                         train_steps=train_steps)
+                         train_steps=train_steps, shadow=shadow)
     _report(run_serve(config), out)
 
 

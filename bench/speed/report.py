@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import device_label, table
+from bench.speed.shadow import render_shadow
 
 Doc = dict[str, Any]
 
@@ -110,6 +111,8 @@ def render_serve(doc: Doc) -> str:
                   *table(["Items", "load + warm s", "process start to ready s",
                            f"/score N={s['candidates']:,} p50 ms", "API resident MB"], rows),
                   "", f"p50 ratio large / main: {s['large_vs_main_p50']:.2f}x"]
+    if doc.get("shadow"):
+        lines += render_shadow(doc["shadow"])
     r = doc["refresh"]
     rates = ", ".join(f"{v:,.0f} items/s with {k.split('_')[3]} thread(s)" for k, v in r.items()
                       if k.startswith("items_per_s_"))

@@ -15,6 +15,7 @@ Sections of the results document:
     recommend   /recommend k=100 over an ml-1m-sized catalogue, one connection
     scale       a `scale_items` catalogue against the main one: load time, /score N=1000 p50 at
                 one connection, resident memory of a one-worker API for each
+    shadow      the live path with a shadow challenger at 100 % against none (bench/speed/shadow.py)
     refresh     items/s through the item tower; training: samples/s, default config on ml-1m
 """
 
@@ -48,6 +49,7 @@ from bench.speed.pipeline import refresh_rate, training_rate
 from bench.speed.report import cpu_goal
 from bench.speed.serve_config import ServeConfig
 from bench.speed.servers import running
+from bench.speed.shadow import shadow_goals, shadow_section
 from model import store
 from model.bundle import load_bundle
 from service.scorer import Scorer
@@ -168,6 +170,7 @@ def run_serve(config: ServeConfig) -> dict[str, Any]:
         "paths": paths_section(config, main, logs, rng) if config.paths_cells else None,
         "recommend": _recommend_section(config, logs, rng) if config.recommend_items else None,
         "scale": _scale_section(config, main, logs, rng) if config.scale_items else None,
+        "shadow": shadow_section(config, main, logs, rng) if config.shadow else None,
         "refresh": refresh_rate(main, config.repeats),
         "training": (training_rate(DataConfig(dataset=config.train_dataset,
                                               schema=config.train_schema),
@@ -220,6 +223,8 @@ def serve_goals(doc: dict[str, Any]) -> list[dict[str, Any]]:
                       load <= 15, "s"))
         goals.append(("/score N=1000 p50, large catalogue vs main", "<= 1.3x", ratio,
                       ratio <= 1.3, "x"))
+    if doc.get("shadow"):  # results written before rollouts existed lack it
+        goals += shadow_goals(doc["shadow"])
     device = doc["machine"]["device"]
     return [{"goal": goal, "target": target,
              "measured": f"{value:,.2f}x" if unit == "x" else f"{value:,.2f} {unit}",

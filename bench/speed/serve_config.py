@@ -32,6 +32,7 @@ class ServeConfig:
     train_dataset: str = "ml-1m"  # a built-in dataset, unless train_schema is given
     train_schema: Path | None = None
     train_steps: int = 30  # 0 skips the training throughput
+    shadow: bool = True  # the shadow rollout section (bench/speed/shadow.py)
     seed: int = 0
 
     def catalogue(self, users: int, items: int, integer_item_ids: bool = False) -> Catalogue:
@@ -51,5 +52,6 @@ class ServeConfig:
                 "--device", self.device, *paths, "--recommend-users", str(self.recommend_users),
                 "--recommend-items", str(self.recommend_items),
                 "--scale-items", str(self.scale_items), *train,
-                "--train-steps", str(self.train_steps)]
+                "--train-steps", str(self.train_steps),
+                *([] if self.shadow else ["--no-shadow"])]
         return shlex.join(["inttower", "bench", "serve", *args])
