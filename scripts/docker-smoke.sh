@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The compose deployment end to end on any machine with a Docker engine and Compose v2:
 # build, up, wait until the api is healthy, /score, refresh the item vectors, see the api swap
-# to the new bundle, down (volumes removed). Extra compose files are passed through:
+# to the new bundle; train a challenger, see the api shadow it and `rollout status` compare, promote
+# it under traffic without a failed request; down (volumes removed). Extra compose files are
+# passed through:
 #   scripts/docker-smoke.sh [-f override.yml ...]
 # Environment: SMOKE_TIMEOUT_S (600, for the first training). The api's host port is whichever
 # of INTTOWER_API_PORTS compose gave it (8000 by default).
@@ -39,6 +41,42 @@ done
 [ "$now" != "$first" ] || { echo "the api did not swap from $first" >&2; exit 1; }
 echo "swapped $first -> $now"
 curl -fsS "$api/model" | python3 -c 'import json,sys; m=json.load(sys.stdin); print("parent", m["parent"])'
+
+step "train a challenger: the api shadows it"
+"${compose[@]}" run --rm trainer inttower train --dataset ml-100k --artifacts /artifacts \
+  --epochs 2 --no-progress --as-challenger --rollout-share 1.0 > /dev/null
+challenger_version() { curl -fsS "$api/model" | python3 -c 'import json,sys; c=json.load(sys.stdin)["challenger"]; print(c["version"] if c else "")'; }
+for _ in $(seq 1 60); do
+  challenger=$(challenger_version)
+  [ -n "$challenger" ] && break
+  sleep 1
+done
+[ -n "$challenger" ] || { echo "the api holds no challenger" >&2; exit 1; }
+echo "live $now, challenger $challenger (shadow, every request)"
+for user in 1 2 3 4 5 6 7 8 9 10; do
+  curl -fsS -o /dev/null -X POST "$api/score" -H 'content-type: application/json' \
+    -d "{\"user_id\": \"$user\", \"candidate_ids\": [\"1\", \"50\", \"181\", \"100\", \"258\", \"286\", \"288\", \"294\", \"300\", \"313\", \"7\", \"9\"]}"
+done
+sleep 1
+"${compose[@]}" run --rm trainer inttower rollout status --artifacts /artifacts --url http://api:8000 \
+  | tee /dev/stderr | python3 -c 'import json,sys; s=json.load(sys.stdin)["service"]; assert s["challenger"], s; assert s["inttower_shadow_total{outcome=compared}"] > 0, s'
+
+step "promote under traffic: no failed request"
+failures=$(mktemp)
+( while :; do
+    curl -fsS -o /dev/null -X POST "$api/score" -H 'content-type: application/json' \
+      -d '{"user_id": "1", "candidate_ids": ["1", "50", "181"]}' || echo fail >> "$failures"
+  done ) &
+traffic=$!
+"${compose[@]}" run --rm trainer inttower rollout promote --artifacts /artifacts
+for _ in $(seq 1 60); do
+  [ "$(live_version)" = "$challenger" ] && break
+  sleep 1
+done
+kill "$traffic"; wait "$traffic" 2>/dev/null || true
+[ "$(live_version)" = "$challenger" ] || { echo "the api did not promote $challenger" >&2; exit 1; }
+[ ! -s "$failures" ] || { echo "$(wc -l < "$failures") requests failed during the promotion" >&2; exit 1; }
+echo "promoted $challenger, no failed request"
 
 step "down"
 "${compose[@]}" down -v --remove-orphans
