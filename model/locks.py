@@ -14,7 +14,8 @@ from pathlib import Path
 
 @contextmanager
 def writer_lock(folder: Path) -> Iterator[None]:
-    """Hold the exclusive lock on `folder` until the block ends."""
+    """Hold the exclusive lock on `folder` (or on a file: model.pointers) until the block
+    ends."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -10,7 +10,6 @@ move is appended to HISTORY.jsonl, under the same lock.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import uuid
@@ -20,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from model.locks import writer_lock
+
 LOCK = ".pointers.lock"
 HISTORY = "HISTORY.jsonl"
 
@@ -28,13 +29,11 @@ HISTORY = "HISTORY.jsonl"
 def locked(artifacts: Path) -> Iterator[None]:
     """Hold the store's pointer lock until the block ends (blocking; released if the holder
     dies). Not re-entrant: a second `locked` in the same thread waits forever."""
-    Path(artifacts).mkdir(parents=True, exist_ok=True)
-    fd = os.open(Path(artifacts) / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    lock = Path(artifacts) / LOCK
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch(exist_ok=True)
+    with writer_lock(lock):
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def temporary_glob(name: str) -> str:
