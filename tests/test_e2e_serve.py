@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,14 @@ import httpx2
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
+from inttower.cli import app
+from model import store
+from model.bundle import ITEM_IDS
+from model.rollout import Mode
+from training.export import refresh_items
+from training.publish import Challenger
 from training.trainer import TrainResult
 
 pytestmark = pytest.mark.e2e
@@ -188,3 +196,44 @@ def test_sigterm_lets_a_received_request_finish_and_exits_cleanly(
         sock.sendall(body[10:])
         response = sock.makefile("rb").read()  # until the server closes: no keep-alive
         assert response.startswith(b"HTTP/1.1 200 OK") and b"model_version" in response
+
+
+def test_a_shadow_rollout_over_two_workers_is_compared_then_promoted(
+        artifacts_copy: Path, tmp_path: Path) -> None:
+    challenger = refresh_items(artifacts_copy, progress=False,
+                               challenger=Challenger(Mode.shadow, 1.0))
+    env = {"INTTOWER_RELOAD_INTERVAL_S": "0.2"}
+    with _serving(artifacts_copy, tmp_path / "server.log", "--workers", "2", env=env) as base:
+        model = httpx2.get(f"{base}/model", timeout=10).json()
+        assert model["challenger"]["version"] == challenger
+        items = [str(i) for i in model_items(artifacts_copy)[:30]]
+        for user in range(20):
+            response = httpx2.post(f"{base}/score", timeout=10,
+                                   json={"user_id": f"u{user}", "candidate_ids": items})
+            assert response.status_code == 200
+            assert response.json()["model_version"] == model["version"]  # shadow: live answers
+        runner = CliRunner()
+        deadline = time.monotonic() + 30
+        while True:  # the shadow threads finish after the responses
+            result = runner.invoke(app, ["rollout", "status", "--artifacts", str(artifacts_copy),
+                                         "--url", base])
+            assert result.exit_code == 0, result.output
+            view = json.loads(result.stdout)["service"]
+            if view.get("inttower_shadow_total{outcome=compared}") == 20:
+                break
+            assert time.monotonic() < deadline, view
+            time.sleep(0.2)
+        assert view["challenger"] == challenger
+        # the same weights and items: the challenger agrees with the live bundle
+        assert view["top-k overlap (mean) [k=10]"]["mean"] == 1
+        assert view["rank correlation (mean)"]["mean"] > 0.99
+        promoted = runner.invoke(app, ["rollout", "promote", "--artifacts", str(artifacts_copy)])
+        assert promoted.exit_code == 0, promoted.output
+        deadline = time.monotonic() + 30
+        while httpx2.get(f"{base}/model", timeout=10).json()["version"] != challenger:
+            assert time.monotonic() < deadline, "never promoted"
+            time.sleep(0.2)
+
+
+def model_items(artifacts: Path) -> list[str]:
+    return json.loads((store.current_path(artifacts) / ITEM_IDS).read_text())
