@@ -216,13 +216,15 @@ def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List, remove nothing.")] = False,
 ) -> None:
     """Remove old bundle versions and dead publishers' temporaries; never CURRENT, its parents
-    up to --keep, or a bundle younger than --grace (model/retention.py has the rule)."""
+    up to --keep, PREVIOUS, a rollout's challenger, or a bundle younger than --grace
+    (model/retention.py has the rule)."""
     from model.retention import collect
+    from model.rollout import RolloutError
     from model.store import BundleError
 
     try:
         removed = collect(artifacts, keep, grace, dry_run)
-    except (BundleError, OSError) as exc:
+    except (BundleError, RolloutError, OSError) as exc:
         raise fail(str(exc)) from exc
     for version in removed:
         typer.echo(version)
