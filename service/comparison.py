@@ -1,24 +1,24 @@
 """How a challenger's answer differs from the live bundle's, for one request (shadow rollouts).
 
-Both score the same candidates; the figures are taken over the candidates both bundles know:
+Both score the same candidates (the shadow thread aligns them by catalogue row); the figures:
 - top-k overlap: the share of the live top k that the challenger also ranks in its top k
   (k = 10 and 50, or every candidate when fewer): 1 for the same head of the list, 0 for none;
 - rank correlation: Spearman's, the Pearson correlation of the two rankings (ties ranked by
-  position): 1 for the same order, -1 for the reverse; None below two candidates;
+  position, so each ranking is a permutation and rho = 1 - 6 sum(d^2) / (n (n^2 - 1))): 1 for
+  the same order, -1 for the reverse; None below two candidates;
 - score shift: the mean of challenger - live probability (calibration drift).
+One compiled pass that releases the GIL: it runs in the shadow thread beside the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-
-from service.integer_ids import IntegerIds
+from numba import njit
 
 OVERLAP_KS = (10, 50)
+_KS = np.array(OVERLAP_KS, np.int64)
 
 
 @dataclass(frozen=True)
@@ -29,53 +29,43 @@ class Comparison:
     score_shift: float
 
 
-def compare(live_ids: Sequence[str], live_scores: np.ndarray,
-            challenger_ids: Sequence[str], challenger_scores: np.ndarray) -> Comparison | None:
-    """The figures above for two answers over the same request (ids in any order, each with
-    its (N,) scores); None when no candidate is scored by both."""
-    live_scores, challenger_scores = _aligned(live_ids, live_scores, challenger_ids,
-                                              challenger_scores)
-    n = len(live_scores)
+def compare(live: np.ndarray, challenger: np.ndarray) -> Comparison | None:
+    """The figures above for two (N,) float32 score arrays over the same candidates, in the same
+    order; None for no candidate."""
+    n = len(live)
     if n == 0:
         return None
-    overlap = {k: _overlap(live_scores, challenger_scores, min(k, n)) for k in OVERLAP_KS}
-    shift = float(np.mean(challenger_scores.astype(np.float64) - live_scores))
-    return Comparison(n, overlap, _spearman(live_scores, challenger_scores), shift)
+    overlaps, rho, shift = _figures(live, challenger, _KS)
+    return Comparison(n, dict(zip(OVERLAP_KS, overlaps.tolist(), strict=True)),
+                      float(rho) if n >= 2 else None, float(shift))
 
 
-def _aligned(live_ids: Sequence[str], live_scores: np.ndarray, challenger_ids: Sequence[str],
-             challenger_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The two score arrays over the ids both hold, in the live answer's order. Bundles of one
-    catalogue answer with the same list, which one comparison finds; else an index join."""
-    if _same(live_ids, challenger_ids):
-        return live_scores, challenger_scores
-    position = pd.Index(list(challenger_ids)).get_indexer(list(live_ids))  # -1: unknown there
-    both = position >= 0
-    return live_scores[both], challenger_scores[position[both]]
-
-
-def _same(a: Sequence[str], b: Sequence[str]) -> bool:
-    if isinstance(a, IntegerIds) and isinstance(b, IntegerIds):  # JSON-integer requests
-        return np.array_equal(a.values, b.values)
-    return len(a) == len(b) and list(a) == list(b)
-
-
-def _overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:
-    return len(np.intersect1d(_top(a, k), _top(b, k))) / k
-
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k highest scores (ties: the earlier position first)."""
-    return np.argsort(-scores, kind="stable")[:k]
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
-    if len(a) < 2:
-        return None
-    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
-
-
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    ranks = np.empty(len(scores), np.float64)
-    ranks[np.argsort(scores, kind="stable")] = np.arange(len(scores))
-    return ranks
+@njit(nogil=True, cache=True)
+def _figures(live: np.ndarray, challenger: np.ndarray, ks: np.ndarray
+             ) -> tuple[np.ndarray, float, float]:
+    n = live.shape[0]
+    live_order = np.argsort(-live, kind="mergesort")  # best first, ties by position
+    challenger_order = np.argsort(-challenger, kind="mergesort")
+    overlaps = np.empty(ks.shape[0], np.float64)
+    in_live_top = np.zeros(n, np.bool_)
+    for j in range(ks.shape[0]):
+        k = min(ks[j], n)
+        in_live_top[:] = False
+        for i in range(k):
+            in_live_top[live_order[i]] = True
+        hits = 0
+        for i in range(k):
+            hits += in_live_top[challenger_order[i]]
+        overlaps[j] = hits / k
+    # Rank positions: the two orders give each candidate's place in each ranking.
+    live_rank = np.empty(n, np.float64)
+    challenger_rank = np.empty(n, np.float64)
+    for place in range(n):
+        live_rank[live_order[place]] = place
+        challenger_rank[challenger_order[place]] = place
+    squared, shift = 0.0, 0.0
+    for i in range(n):
+        squared += (live_rank[i] - challenger_rank[i]) ** 2
+        shift += np.float64(challenger[i]) - np.float64(live[i])
+    rho = 1.0 - 6.0 * squared / (n * (n * n - 1.0)) if n >= 2 else 0.0
+    return overlaps, rho, shift / n

@@ -112,9 +112,8 @@ async def score(request: Request) -> Response:
                         scored=result.scored)
     challenger = serving.challenger
     if role == "live" and challenger is not None and challenger.samples():
-        complete = body.top_k is None and budget_s is None  # every known candidate's score
-        job = ShadowJob(scorer, body.user_id, body.candidate_ids, body.user_features,
-                        result if complete else None)
+        job = ShadowJob(scorer, body.user_id, body.user_features, result.rows,
+                        result.scores if body.top_k is None else None)
         response.background = BackgroundTask(challenger.shadow_after_response, job)
     return response
 

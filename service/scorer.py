@@ -49,6 +49,9 @@ class Scores:
     stages: dict[str, float]  # seconds: user_tower, gather_score (+ search, for /recommend)
     user_path: str  # "cached" (precomputed heads) or "online" (the user tower ran)
     scored: int  # known candidates scored: all of them, or the first ones that fit the budget
+    # (scored,) int64 catalogue rows of the candidates scored, in request order (before top_k):
+    # what a shadow challenger scores again (service.shadow)
+    rows: np.ndarray
 
 
 class Scorer:
@@ -92,14 +95,14 @@ class Scorer:
                   else logits_within(self._backend.logits, heads, rows, deadline, self._clock))
         scored = len(logits)
         if scored < len(ids):  # the budget cut the list short
-            ids = ids[:scored]
+            ids, rows = ids[:scored], rows[:scored]
         if top_k is not None:
             order = best_first(logits, top_k)
             logits = logits[order]
             ids = ids.take(order) if isinstance(ids, IntegerIds) else [ids[j] for j in order]
         scores = sigmoid(logits)
         stages = {"user_tower": encoded - started, "gather_score": self._clock() - encoded}
-        return Scores(known, ids, scores, unknown, stages, path, scored)
+        return Scores(known, ids, scores, unknown, stages, path, scored, rows)
 
     def recommend(self, user_id: str, k: int, exclude_ids: ItemIds = (),
                   user_features: Mapping[str, FeatureValue] | None = None) -> Scores:
@@ -118,7 +121,18 @@ class Scorer:
         ids = self.bundle.items.ids[rows[order]].tolist()
         stages = {"user_tower": encoded - started, "search": searched - encoded,
                   "gather_score": self._clock() - searched}
-        return Scores(known, ids, sigmoid(logits[order]), [], stages, path, len(rows))
+        return Scores(known, ids, sigmoid(logits[order]), [], stages, path, len(rows), rows)
+
+    def probabilities(self, user_id: str, rows: np.ndarray,
+                      user_features: Mapping[str, FeatureValue] | None = None) -> np.ndarray:
+        """(N,) float32 click probabilities of the catalogue `rows` (N,) for the user, in their
+        order: scoring without ids (a shadow challenger's call, service.shadow)."""
+        heads, _, _ = self.user_heads.of(user_id, user_features)
+        return sigmoid(self._backend.logits(heads, rows))
+
+    def catalogue_rows(self, ids: Sequence[str]) -> np.ndarray:
+        """This bundle's catalogue rows (N,) int64 of raw item `ids`, -1 for ids it lacks."""
+        return self.candidates.rows(list(ids))
 
     def warm(self) -> None:
         """Run every scoring path once (service.warm_up)."""

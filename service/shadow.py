@@ -3,10 +3,13 @@ one background thread, and the two answers are compared (service.comparison).
 
 The request path only offers a job to a bounded queue, and a full queue drops the job (counted)
 rather than waiting: a slow or hung challenger costs comparisons, never live latency. The thread
-runs at a lower CPU priority than the event loop where the OS allows it, and most of a scoring
-call runs in compiled kernels that release the GIL. A call running past the guard rails' timeout
-is a hang: `check_hang` (the bundle watcher calls it) stops the rollout, and the thread, stuck in
-the challenger's code, is abandoned (a daemon).
+shares the process's GIL with the event loop, so it does as little as it can holding it: a job
+carries the live answer's catalogue rows, not its ids (no id lookup: a bundle of another
+catalogue is reached through a row map built once per live version), and the challenger's
+scoring and the comparison are compiled kernels that release the GIL. It also runs at a lower
+CPU priority where the OS allows it. A call running past the guard rails' timeout is a hang:
+`check_hang` (the bundle watcher calls it) stops the rollout, and the thread, stuck in the
+challenger's code, is abandoned (a daemon).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from service.comparison import compare
 from service.guard import GuardRails
 from service.rollout_metrics import RolloutMetrics
-from service.scorer import ItemIds, Scorer, Scores
+from service.scorer import Scorer
 from service.user_features import FeatureValue
 
 log = logging.getLogger(__name__)
@@ -34,11 +39,11 @@ NICENESS = 10  # the shadow thread's nice increment (Linux: per thread)
 class ShadowJob:
     live: Scorer  # the live bundle that answered
     user_id: str
-    candidate_ids: ItemIds
     user_features: Mapping[str, FeatureValue] | None
-    # The live answer, when it holds every known candidate's score (no top_k, no budget): the
-    # comparison reuses it; else the live bundle scores the whole list again, in the thread.
-    live_answer: Scores | None
+    rows: np.ndarray  # (N,) the live catalogue's rows of the candidates it scored, request order
+    # (N,) the live probabilities aligned with `rows` (an answer in request order); None for a
+    # top_k answer, which holds the best only: the thread scores `rows` with the live bundle.
+    live_scores: np.ndarray | None
 
 
 class ShadowWorker:
@@ -50,6 +55,9 @@ class ShadowWorker:
         self._clock = clock
         self._jobs: queue.Queue[ShadowJob | None] = queue.Queue(maxsize=queue_size)
         self._busy_since: float | None = None  # clock() when the current challenger call began
+        # live version -> its catalogue rows' rows in the challenger's (-1: not there), or None
+        # for the same catalogue; built in the thread, for the live bundle of the last job
+        self._row_map: tuple[str, np.ndarray | None] | None = None
         self._thread = threading.Thread(target=self._run, name="shadow-scoring", daemon=True)
         self._thread.start()
 
@@ -100,12 +108,17 @@ class ShadowWorker:
                 self._jobs.task_done()
 
     def _compare(self, job: ShadowJob) -> None:
-        live = job.live_answer or job.live.score(job.user_id, job.candidate_ids,
-                                                 user_features=job.user_features)
+        live = (job.live_scores if job.live_scores is not None
+                else job.live.probabilities(job.user_id, job.rows, job.user_features))
+        rows = job.rows
+        row_map = self._rows_in_challenger(job.live)
+        if row_map is not None:
+            rows = row_map[rows]
+            both = rows >= 0
+            rows, live = rows[both], live[both]
         self._busy_since = started = self._clock()
         try:
-            answer = self._challenger.score(job.user_id, job.candidate_ids,
-                                            user_features=job.user_features)
+            answer = self._challenger.probabilities(job.user_id, rows, job.user_features)
         except Exception as exc:  # whatever the challenger does, the thread goes on
             self._metrics.outcome("failed").inc()
             self._metrics.failures.labels("error").inc()
@@ -117,8 +130,18 @@ class ShadowWorker:
         seconds = self._clock() - started
         self._metrics.seconds.labels("shadow").observe(seconds)
         self._guard.succeeded(seconds)
-        comparison = compare(live.item_ids, live.scores, answer.item_ids, answer.scores)
+        comparison = compare(live, answer)
         if comparison is None:  # no candidate known to both
             self._metrics.outcome("incomparable").inc()
             return
         self._metrics.compared(comparison)
+
+    def _rows_in_challenger(self, live: Scorer) -> np.ndarray | None:
+        """(N_live_items,) the challenger's row of each live catalogue row (-1: it lacks the
+        item), or None when the two bundles hold the same catalogue."""
+        if self._row_map is None or self._row_map[0] != live.version:
+            ids, theirs = live.bundle.items.ids, self._challenger.bundle.items.ids
+            same = len(ids) == len(theirs) and bool(np.array_equal(ids, theirs))
+            self._row_map = (live.version,
+                             None if same else self._challenger.catalogue_rows(ids.tolist()))
+        return self._row_map[1]

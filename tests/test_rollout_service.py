@@ -29,10 +29,12 @@ POLL_S = 0.05
 CANDIDATES = 40
 
 
-def _hand_made(artifacts: Path, sign: float, challenger: Challenger | None, tag: str) -> str:
+def _hand_made(artifacts: Path, sign: float, challenger: Challenger | None, tag: str,
+               reorder: bool = False) -> str:
     """A bundle of the trained model with bias 0 and every item head equal to the first (so
     MaxSim is a dot product, linear in the item vector): `sign` -1 negates the item vectors and
-    the per-item term, so every logit is negated and every probability p becomes 1 - p."""
+    the per-item term, so every logit is negated and every probability p becomes 1 - p.
+    `reorder` stores the catalogue in reverse order: the same scores under other rows."""
     trained = load_bundle(store.current_path(artifacts))
     model = copy.deepcopy(trained.model)
     with torch.no_grad():
@@ -42,8 +44,10 @@ def _hand_made(artifacts: Path, sign: float, challenger: Challenger | None, tag:
                 parameter.mul_(sign)
     first = trained.item_vectors.dequantised()[:, :1]  # (N, 1, d)
     vectors = np.repeat(first, trained.config.item_heads, axis=1) * np.float32(sign)
+    order = np.arange(len(trained.items))[::-1] if reorder else np.arange(len(trained.items))
     content = BundleContent(model, trained.user_codec, trained.item_codec, trained.users,
-                            trained.items, ItemVectors.encode(vectors, ItemDtype.float32))
+                            trained.items.take(order),
+                            ItemVectors.encode(vectors[order], ItemDtype.float32))
     return publish(artifacts, content, parent=trained, challenger=challenger, hand_made=tag)
 
 
@@ -77,9 +81,9 @@ def shadowed(artifacts_copy: Path) -> Callable[[float], tuple[TestClient, list[l
     requests whose shadow jobs are done; and the live scores of those requests."""
     clients: list[TestClient] = []
 
-    def run(sign: float) -> tuple[TestClient, list[list[float]]]:
+    def run(sign: float, reorder: bool = False) -> tuple[TestClient, list[list[float]]]:
         _hand_made(artifacts_copy, 1.0, None, "live")
-        _hand_made(artifacts_copy, sign, Challenger(Mode.shadow, 1.0), f"sign {sign}")
+        _hand_made(artifacts_copy, sign, Challenger(Mode.shadow, 1.0), f"sign {sign}", reorder)
         client = _serve(artifacts_copy).__enter__()
         clients.append(client)
         bundle = client.app.state.reloader.scorer.bundle
@@ -97,8 +101,9 @@ def shadowed(artifacts_copy: Path) -> Callable[[float], tuple[TestClient, list[l
         client.__exit__(None, None, None)
 
 
-def test_shadow_of_a_copy_agrees_everywhere(shadowed: Callable) -> None:
-    client, _ = shadowed(1.0)
+@pytest.mark.parametrize("reorder", [False, True], ids=["same rows", "catalogue reordered"])
+def test_shadow_of_a_copy_agrees_everywhere(shadowed: Callable, reorder: bool) -> None:
+    client, _ = shadowed(1.0, reorder)
     samples = _metrics(client)
     assert samples[("inttower_shadow_total", (("outcome", "compared"),))] == 20
     assert _mean(samples, "inttower_shadow_topk_overlap", k="10") == 1
@@ -150,9 +155,10 @@ def test_ab_serves_the_hashed_share_of_users_the_same_in_every_process(ab: tuple
 
 
 def _break(client: TestClient, fault: Callable[..., Any]) -> None:
-    """Make the held challenger's Scorer run `fault` instead of scoring (fault injection)."""
+    """Make the held challenger's Scorer run `fault` instead of scoring (fault injection): its
+    score (ab) and probabilities (shadow), attributes of the challenger's own object only."""
     held = client.app.state.reloader.serving.challenger
-    held.scorer.score = fault  # an attribute of the challenger's own object only
+    held.scorer.score = held.scorer.probabilities = fault
 
 
 @pytest.mark.parametrize("fault", ["raises", "hangs"])

@@ -65,7 +65,7 @@ def _shadow_series(server: Server) -> dict[str, float]:
     series: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "inttower_shadow_total":
+            if sample.name == "inttower_shadow_total":  # not inttower_shadow_created
                 series[sample.labels["outcome"]] = sample.value
             elif sample.name.startswith("inttower_shadow_topk_overlap_") and \
                     sample.labels.get("k") == "10" and "le" not in sample.labels:
