@@ -65,10 +65,11 @@ def _shadow_series(server: Server) -> dict[str, float]:
     series: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "inttower_shadow_total":  # not inttower_shadow_created
+            if sample.name == "inttower_shadow_total":
                 series[sample.labels["outcome"]] = sample.value
-            elif sample.name.startswith("inttower_shadow_topk_overlap_") and \
-                    sample.labels.get("k") == "10" and "le" not in sample.labels:
+            elif sample.name in ("inttower_shadow_topk_overlap_sum",
+                                 "inttower_shadow_topk_overlap_count") and \
+                    sample.labels.get("k") == "10":
                 series[sample.name.rsplit("_", 1)[-1]] = sample.value
     if series.get("count"):
         series["overlap_at_10"] = series.pop("sum") / series.pop("count")
