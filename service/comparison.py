@@ -3,11 +3,12 @@
 Both score the same candidates (the shadow thread aligns them by catalogue row); the figures:
 - top-k overlap: the share of the live top k that the challenger also ranks in its top k
   (k = 10 and 50, or every candidate when fewer): 1 for the same head of the list, 0 for none;
-- rank correlation: Spearman's, the Pearson correlation of the two rankings (ties ranked by
-  position, so each ranking is a permutation and rho = 1 - 6 sum(d^2) / (n (n^2 - 1))): 1 for
-  the same order, -1 for the reverse; None below two candidates;
+- rank correlation: Spearman's, the Pearson correlation of the two rankings (equal scores take
+  distinct places, so each ranking is a permutation and rho = 1 - 6 sum(d^2) / (n (n^2 - 1))): 1
+  for the same order, -1 for the reverse; None below two candidates;
 - score shift: the mean of challenger - live probability (calibration drift).
-One compiled pass that releases the GIL: it runs in the shadow thread beside the event loop.
+It runs in the shadow thread beside the event loop, so the work is done where the GIL is released:
+numpy's sorts, then one compiled pass over the two orders.
 """
 
 from __future__ import annotations
@@ -35,17 +36,18 @@ def compare(live: np.ndarray, challenger: np.ndarray) -> Comparison | None:
     n = len(live)
     if n == 0:
         return None
-    overlaps, rho, shift = _figures(live, challenger, _KS)
+    # Best first. numpy's default sort: a stable one took 4x longer on serving's scores; equal
+    # scores are ordered alike in both arrays when they hold the same values (a copy).
+    live_order, challenger_order = np.argsort(-live), np.argsort(-challenger)
+    overlaps, rho, shift = _figures(live, challenger, live_order, challenger_order, _KS)
     return Comparison(n, dict(zip(OVERLAP_KS, overlaps.tolist(), strict=True)),
                       float(rho) if n >= 2 else None, float(shift))
 
 
 @njit(nogil=True, cache=True)
-def _figures(live: np.ndarray, challenger: np.ndarray, ks: np.ndarray
-             ) -> tuple[np.ndarray, float, float]:
+def _figures(live: np.ndarray, challenger: np.ndarray, live_order: np.ndarray,
+             challenger_order: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, float, float]:
     n = live.shape[0]
-    live_order = np.argsort(-live, kind="mergesort")  # best first, ties by position
-    challenger_order = np.argsort(-challenger, kind="mergesort")
     overlaps = np.empty(ks.shape[0], np.float64)
     in_live_top = np.zeros(n, np.bool_)
     for j in range(ks.shape[0]):
@@ -65,7 +67,8 @@ def _figures(live: np.ndarray, challenger: np.ndarray, ks: np.ndarray
         challenger_rank[challenger_order[place]] = place
     squared, shift = 0.0, 0.0
     for i in range(n):
-        squared += (live_rank[i] - challenger_rank[i]) ** 2
+        gap = live_rank[i] - challenger_rank[i]
+        squared += gap * gap
         shift += np.float64(challenger[i]) - np.float64(live[i])
     rho = 1.0 - 6.0 * squared / (n * (n * n - 1.0)) if n >= 2 else 0.0
     return overlaps, rho, shift / n
