@@ -123,12 +123,12 @@ class Scorer:
                   "gather_score": self._clock() - searched}
         return Scores(known, ids, sigmoid(logits[order]), [], stages, path, len(rows), rows)
 
-    def probabilities(self, user_id: str, rows: np.ndarray,
-                      user_features: Mapping[str, FeatureValue] | None = None) -> np.ndarray:
-        """(N,) float32 click probabilities of the catalogue `rows` (N,) for the user, in their
-        order: scoring without ids (a shadow challenger's call, service.shadow)."""
+    def logits(self, user_id: str, rows: np.ndarray,
+               user_features: Mapping[str, FeatureValue] | None = None) -> np.ndarray:
+        """(N,) float32 logits of the catalogue `rows` (N,) for the user, in their order:
+        scoring without ids (a shadow challenger's call, service.shadow)."""
         heads, _, _ = self.user_heads.of(user_id, user_features)
-        return sigmoid(self._backend.logits(heads, rows))
+        return self._backend.logits(heads, rows)
 
     def catalogue_rows(self, ids: Sequence[str]) -> np.ndarray:
         """This bundle's catalogue rows (N,) int64 of raw item `ids`, -1 for ids it lacks."""

@@ -105,11 +105,13 @@ def test_the_serve_benchmark_drives_the_cli_server_and_both_floors(
     assert "## Known users: cached heads vs fresh features" in markdown_path.read_text()
     assert "## /score by code path vs the minimal and framework floors" in markdown_path.read_text()
     shadow = saved["shadow"]  # the same bundle with and without a shadow challenger at 100 %
-    assert [r["connections"] for r in shadow["rows"]] == [1, 2]
+    assert [(r["connections"], r["share"]) for r in shadow["rows"]] == [
+        (1, 1.0), (1, 0.1), (2, 1.0), (2, 0.1)]
     for row in shadow["rows"]:
         assert row["none"]["requests"] > 0 and row["shadow"]["requests"] > 0
         assert row["shadow_vs_none"]["p99_ms"] > 0
-    assert shadow["series"]["compared"] > 0 and shadow["series"]["overlap_at_10"] > 0
+    everything = shadow["series"]["shadow 100%"]
+    assert everything["compared"] > 0 and everything["overlap_at_10"] > 0
     assert sum("shadow at 100 %" in g["goal"] for g in saved["goals"]) == 2
     assert "## Shadow rollout" in markdown_path.read_text()
 

@@ -156,9 +156,9 @@ def test_ab_serves_the_hashed_share_of_users_the_same_in_every_process(ab: tuple
 
 def _break(client: TestClient, fault: Callable[..., Any]) -> None:
     """Make the held challenger's Scorer run `fault` instead of scoring (fault injection): its
-    score (ab) and probabilities (shadow), attributes of the challenger's own object only."""
+    score (ab) and logits (shadow), attributes of the challenger's own object only."""
     held = client.app.state.reloader.serving.challenger
-    held.scorer.score = held.scorer.probabilities = fault
+    held.scorer.score = held.scorer.logits = fault
 
 
 @pytest.mark.parametrize("fault", ["raises", "hangs"])
