@@ -161,6 +161,6 @@ def _means(family: Any, title: str) -> dict[str, Any]:
         elif sample.name.endswith("_count"):
             counts[key] = sample.value
     return {f"{title}{f' [{key}]' if key else ''}": {
-                "mean": round(sums[key] / counts[key], 4) if counts[key] else None,
+                "mean": float(f"{sums[key] / counts[key]:.4g}") if counts[key] else None,
                 "count": int(counts[key])}
             for key in sorted(counts)}

@@ -58,8 +58,10 @@ for user in 1 2 3 4 5 6 7 8 9 10; do
     -d "{\"user_id\": \"$user\", \"candidate_ids\": [\"1\", \"50\", \"181\", \"100\", \"258\", \"286\", \"288\", \"294\", \"300\", \"313\", \"7\", \"9\"]}"
 done
 sleep 1
-"${compose[@]}" run --rm trainer inttower rollout status --artifacts /artifacts --url http://api:8000 \
-  | tee /dev/stderr | python3 -c 'import json,sys; s=json.load(sys.stdin)["service"]; assert s["challenger"], s; assert s["inttower_shadow_total{outcome=compared}"] > 0, s'
+status=$("${compose[@]}" run --rm trainer inttower rollout status --artifacts /artifacts \
+  --url http://api:8000)
+echo "$status"
+python3 -c 'import json,sys; s=json.load(sys.stdin)["service"]; assert s["challenger"], s; assert s["inttower_shadow_total{outcome=compared}"] > 0, s' <<< "$status"
 
 step "promote under traffic: no failed request"
 failures=$(mktemp)
