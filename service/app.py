@@ -19,6 +19,7 @@ from service.body_limit import BodyLimit
 from service.error_handlers import install_error_handlers
 from service.errors import BundleRefused
 from service.metrics import Metrics
+from service.protocol import SETTINGS_STATE
 from service.reloader import Reloader
 from service.routes import admin_router, router
 from service.settings import Settings
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     reloader = Reloader(settings, metrics)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Settings]]:
         # Process-wide, and inherited by threads started later (the thread pool, the watcher);
         # restored on shutdown for whoever runs the app in-process (tests).
         threads = torch.get_num_threads()
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         settings.artifacts)
         reloader.start()
         try:
-            yield
+            yield {SETTINGS_STATE: settings}  # uvicorn's app state: the connection guards read it
         finally:
             await run_in_threadpool(reloader.stop)
             metrics.close()
