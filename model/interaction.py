@@ -2,9 +2,12 @@
 
     s(u, i) = Σ_l Σ_h max_k <U_l[h], V[k]>
 
-Pure functions on tensors, imported by the trainer, the exporter and the service, so the maths
-exists exactly once. Because every user layer meets the same item heads V, serving stacks the user
-heads into U* of shape (L·H_u, d) and computes one MaxSim against N candidates.
+Pure functions on tensors, the reference of the maths: training, evaluation and the service's
+torch backend (CUDA, the ablations) call them. The service's CPU path runs a compiled kernel
+instead (model/kernels/fused.py: gather and MaxSim in one pass, float32 or int8 item vectors),
+which tests/test_fused.py holds equal to these functions. Because every user layer meets the same
+item heads V, serving stacks the user heads into U* of shape (L·H_u, d) and computes one MaxSim
+against N candidates.
 
 `fe_block=False` is the ablation "no FE-Block": a plain dot product of the flattened last user head
 set and the flattened item heads (needs H_u == H_i).

@@ -4,7 +4,7 @@ Item features that change faster than the model (an item's positive rate and eve
 kept out of the precomputed item tower: there they would be frozen into the stored vectors at the
 training cutoff while training rows saw them as of their own time. Here they feed `g`, a small
 MLP whose output is one number per item: the service computes it for the whole catalogue at load
-(service/scorer.py) and adds it to each candidate's logit, so a fresher statistic changes one
+(service/backends.py) and adds it to each candidate's logit, so a fresher statistic changes one
 float per item, never the vectors.
 """
 
