@@ -20,6 +20,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from model.rollout import Mode, Rollout
+from service import comparison
 from service.errors import ServiceError
 from service.guard import GuardRails
 from service.rollout_metrics import RolloutMetrics
@@ -39,8 +40,10 @@ class Challenger:
         self.guard = GuardRails(settings.rollout_max_errors,
                                 settings.rollout_max_latency_ms / 1e3,
                                 settings.rollout_timeout_s, trip)
-        self.shadow = (ShadowWorker(scorer, self.guard, metrics, settings.shadow_queue_size)
-                       if rollout.mode is Mode.shadow else None)
+        self.shadow = None
+        if rollout.mode is Mode.shadow:
+            comparison.warm()
+            self.shadow = ShadowWorker(scorer, self.guard, metrics, settings.shadow_queue_size)
 
     def answers(self, user_id: str) -> bool:
         """ab: the challenger answers this user's requests."""

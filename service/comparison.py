@@ -43,6 +43,12 @@ def compare(live: np.ndarray, challenger_logits: np.ndarray) -> Comparison | Non
                       float(rho) if n >= 2 else None, float(shift))
 
 
+def warm() -> None:
+    """Compile the comparison (or load it from numba's cache) now, with the challenger's
+    warm-up, not in the shadow thread's first job (seconds on a fresh machine)."""
+    compare(np.zeros(2, np.float32), np.zeros(2, np.float32))
+
+
 @njit(nogil=True, cache=True)
 def _figures(live: np.ndarray, challenger_logits: np.ndarray, ks: np.ndarray
              ) -> tuple[np.ndarray, float, float]:
