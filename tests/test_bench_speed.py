@@ -114,6 +114,10 @@ def test_the_serve_benchmark_drives_the_cli_server_and_both_floors(
     assert everything["compared"] > 0 and everything["overlap_at_10"] > 0
     assert sum("shadow at 100 %" in g["goal"] for g in saved["goals"]) == 2
     assert "## Shadow rollout" in markdown_path.read_text()
+    flood = saved["flood"]  # the probe ran in both phases, the flood sent oversized heads
+    assert flood["idle"]["probes"] > 0 and flood["flood"]["probes"] > 0
+    assert flood["oversized_requests"] > 0 and flood["p99_ratio"] > 0
+    assert "## Header flood" in markdown_path.read_text()
 
 
 def test_the_training_benchmark_times_every_stage_with_its_command(tmp_path: Path) -> None:

@@ -87,6 +87,9 @@ def serve(
     shadow: Annotated[bool, typer.Option(
         help="The shadow section: the live path with a shadow challenger at 100 % against "
              "none.")] = True,
+    flood: Annotated[bool, typer.Option(
+        help="The header-flood section: /healthz while another client sends 32 MiB "
+             "headers.")] = True,
     out: OutOpt = RESULTS,
 ) -> None:
     """/score against the floors over HTTP, by code path, /recommend, scale, refresh, training."""
@@ -103,7 +106,7 @@ def serve(
                          device=device, paths_cells=cells, recommend_users=recommend_users,
                          recommend_items=recommend_items, scale_items=scale_items,
                          train_dataset=train_dataset, train_schema=train_schema,
-                         train_steps=train_steps, shadow=shadow)
+                         train_steps=train_steps, shadow=shadow, flood=flood)
     _report(run_serve(config), out)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import device_label, table
+from bench.speed.flood import render_flood
 from bench.speed.shadow import render_shadow
 
 Doc = dict[str, Any]
@@ -113,6 +114,8 @@ def render_serve(doc: Doc) -> str:
                   "", f"p50 ratio large / main: {s['large_vs_main_p50']:.2f}x"]
     if doc.get("shadow"):
         lines += render_shadow(doc["shadow"])
+    if doc.get("flood"):
+        lines += render_flood(doc["flood"])
     r = doc["refresh"]
     rates = ", ".join(f"{v:,.0f} items/s with {k.split('_')[3]} thread(s)" for k, v in r.items()
                       if k.startswith("items_per_s_"))

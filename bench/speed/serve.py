@@ -15,7 +15,8 @@ Sections of the results document:
     recommend   /recommend k=100 over an ml-1m-sized catalogue, one connection
     scale       a `scale_items` catalogue against the main one: load time, /score N=1000 p50 at
                 one connection, resident memory of a one-worker API for each
-    shadow      the live path with a shadow challenger at 100 % against none (bench/speed/shadow.py)
+    shadow      the live path with a shadow challenger against none (bench/speed/shadow.py)
+    flood       /healthz while another client sends 32 MiB headers (bench/speed/flood.py)
     refresh     items/s through the item tower; training: samples/s, default config on ml-1m
 """
 
@@ -33,6 +34,7 @@ import numpy as np
 
 from bench.report import provenance
 from bench.speed.catalogue import bundle_artifacts, catalogue_ids
+from bench.speed.flood import flood_goals, flood_section
 from bench.speed.load import load_generator, wrk_version
 from bench.speed.measure import (
     BODIES,
@@ -171,6 +173,7 @@ def run_serve(config: ServeConfig) -> dict[str, Any]:
         "recommend": _recommend_section(config, logs, rng) if config.recommend_items else None,
         "scale": _scale_section(config, main, logs, rng) if config.scale_items else None,
         "shadow": shadow_section(config, main, logs, rng) if config.shadow else None,
+        "flood": flood_section(config, main, logs) if config.flood else None,
         "refresh": refresh_rate(main, config.repeats),
         "training": (training_rate(DataConfig(dataset=config.train_dataset,
                                               schema=config.train_schema),
@@ -225,6 +228,8 @@ def serve_goals(doc: dict[str, Any]) -> list[dict[str, Any]]:
                       ratio <= 1.3, "x"))
     if doc.get("shadow"):  # results written before rollouts existed lack it
         goals += shadow_goals(doc["shadow"])
+    if doc.get("flood"):
+        goals += flood_goals(doc["flood"])
     device = doc["machine"]["device"]
     return [{"goal": goal, "target": target,
              "measured": f"{value:,.2f}x" if unit == "x" else f"{value:,.2f} {unit}",

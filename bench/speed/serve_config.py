@@ -33,6 +33,7 @@ class ServeConfig:
     train_schema: Path | None = None
     train_steps: int = 30  # 0 skips the training throughput
     shadow: bool = True  # the shadow rollout section (bench/speed/shadow.py)
+    flood: bool = True  # the header-flood section (bench/speed/flood.py)
     seed: int = 0
 
     def catalogue(self, users: int, items: int, integer_item_ids: bool = False) -> Catalogue:
@@ -53,5 +54,6 @@ class ServeConfig:
                 "--recommend-items", str(self.recommend_items),
                 "--scale-items", str(self.scale_items), *train,
                 "--train-steps", str(self.train_steps),
-                *([] if self.shadow else ["--no-shadow"])]
+                *([] if self.shadow else ["--no-shadow"]),
+                *([] if self.flood else ["--no-flood"])]
         return shlex.join(["inttower", "bench", "serve", *args])
