@@ -19,6 +19,7 @@ from service.body_limit import BodyLimit
 from service.error_handlers import install_error_handlers
 from service.errors import BundleRefused
 from service.metrics import Metrics
+from service.openapi import live_openapi
 from service.protocol import SETTINGS_STATE
 from service.reloader import Reloader
 from service.routes import admin_router, router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.reloader = reloader
+    app.openapi = live_openapi(app, settings, lambda: reloader.scorer)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(router)

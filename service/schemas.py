@@ -48,20 +48,35 @@ def _id_error(value: object, position: int | None) -> PydanticCustomError:
     return PydanticCustomError("id_type", f"{where}{kind}; ids are strings or integers")
 
 
-def _coerce_id(value: object) -> object:
-    if type(value) is int:  # not isinstance: True is an int to Python, not an id
+def _integer_text(value: object) -> str | None:
+    """The decimal string of a JSON integer: an int, or a number whose fraction is zero (584.0
+    is an integer to JSON Schema); None for anything else. Not isinstance: True is an int to
+    Python, not an id."""
+    if type(value) is int:
         return str(value)
-    if type(value) is not str:
+    if type(value) is float and value.is_integer():
+        return str(int(value))
+    return None
+
+
+def _coerce_id(value: object) -> object:
+    if type(value) is str:
+        return value
+    text = _integer_text(value)
+    if text is None:
         raise _id_error(value, None)
-    return value
+    return text
 
 
 def _coerce_ids(values: list[object]) -> list[str]:
     """Integers become strings; anything else that is not a string is refused by position."""
+    ids = []
     for position, v in enumerate(values):
-        if type(v) is not str and type(v) is not int:
+        text = v if type(v) is str else _integer_text(v)
+        if text is None:
             raise _id_error(v, position)
-    return [v if type(v) is str else str(v) for v in values]
+        ids.append(text)
+    return ids
 
 
 def _as_int64(integers: list[int]) -> np.ndarray | None:
@@ -114,10 +129,16 @@ UserId = Annotated[str, BeforeValidator(_coerce_id), StringConstraints(min_lengt
 # otherwise. No per-id length check: it would cost a callback per id; the body-size limit bounds
 # them. Limits on the count go inside the annotation, `Annotated[ItemIds, Field(min_length=1)]`:
 # those of a `= Field(...)` default, pydantic hands to the list[str] inside, which the array skips.
+def _ids_json(**bounds: int) -> WithJsonSchema:
+    """The JSON schema of an id list, with its `minItems` / `maxItems` (the override drops the
+    Field bounds from the schema, not from validation)."""
+    return WithJsonSchema({"type": "array", "items": {"anyOf": [{"type": "string"},
+                                                                {"type": "integer"}]}, **bounds})
+
+
 ItemIds = Annotated[
     list[str] | np.ndarray, GetPydanticSchema(lambda _, handler: handler(list[str])),
-    WrapValidator(_validate_ids), PlainSerializer(_dump_ids), WithJsonSchema(
-        {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}})]
+    WrapValidator(_validate_ids), PlainSerializer(_dump_ids), _ids_json()]
 
 
 def _integral(value: object) -> object:
@@ -186,9 +207,12 @@ class ScoreRequest(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [SCORE_EXAMPLE]})
 
     user_id: UserId
-    candidate_ids: Annotated[ItemIds, Field(min_length=1)] = Field(
+    candidate_ids: Annotated[ItemIds, Field(min_length=1), _ids_json(minItems=1)] = Field(
         description="Items to score; duplicates allowed.")
-    top_k: Count | None = Field(None, ge=1, description="Return only the best k, best first.")
+    # The bound before the validator: after it, pydantic writes `ge` into the JSON schema, which
+    # no JSON Schema reader knows (clients and the contract test took 0 for valid).
+    top_k: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
+        None, description="Return only the best k, best first.")
     user_features: UserFeatures | None = None
     strict: bool = Field(False, description="Answer 422 instead of listing unknown candidates.")
     budget_ms: float | None = Field(
@@ -248,7 +272,8 @@ class RecommendRequest(RequestModel):
 
     user_id: UserId
     k: Count = Field(100, ge=1, le=MAX_K)
-    exclude_ids: Annotated[ItemIds, Field(max_length=MAX_EXCLUDED)] = Field(default_factory=list)
+    exclude_ids: Annotated[ItemIds, Field(max_length=MAX_EXCLUDED),
+                           _ids_json(maxItems=MAX_EXCLUDED)] = Field(default_factory=list)
     user_features: UserFeatures | None = None
 
 

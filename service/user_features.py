@@ -27,10 +27,15 @@ import numpy as np
 
 from model.features import OOV, EncodedTable, NumericCodec, TokenCodec, TowerCodec
 from service.errors import InvalidUserFeatures
+from service.schemas import MAX_FEATURE_CHARS, MAX_HISTORY
 
 FeatureValue = str | int | float | list[str] | None
 # One field's encoder: (request value, the row's arrays) -> None, writing the field's slot.
 _Write = Callable[[Any, "_Row"], None]
+# What each kind of field accepts, as JSON Schema (the OpenAPI document, service.openapi).
+_TEXT = {"anyOf": [{"type": "string", "maxLength": MAX_FEATURE_CHARS}, {"type": "number"},
+                   {"type": "null"}]}
+_RECENT = {"type": "array", "items": {"type": ["string", "integer"]}, "maxItems": MAX_HISTORY}
 
 
 class _Row:
@@ -77,14 +82,31 @@ def _token_writer(codec: TokenCodec, position: int) -> _Write:
     return write_many
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _numeric_range(codec: NumericCodec) -> tuple[float, float]:
+    """The raw values whose standardised value fits a float32 (the tower's input)."""
+    return codec.mean - codec.std * _FLOAT32_MAX, codec.mean + codec.std * _FLOAT32_MAX
+
+
 def _numeric_writer(codec: NumericCodec, position: int) -> _Write:
+    low, high = _numeric_range(codec)
+
     def write(value: Any, row: _Row) -> None:
         if value is not None and type(value) not in (int, float):
             raise _field_error(codec.column, f"expected a number or null, got "
                                              f"{type(value).__name__}")
+        if value is not None and not low <= value <= high:
+            raise _field_error(codec.column, f"{value} is out of range [{low:.6g}, {high:.6g}]")
         row.num[position] = 0.0 if value is None else np.float32(
             (float(value) - codec.mean) / codec.std)
     return write
+
+
+def _numeric_schema(codec: NumericCodec) -> dict[str, Any]:
+    low, high = _numeric_range(codec)
+    return {"type": ["number", "null"], "minimum": low, "maximum": high}
 
 
 def _recent_writer(column: str, max_len: int, position: int,
@@ -129,6 +151,12 @@ class UserFeatureEncoder:
                     for q in codec.sequences}
         self._writers = writers
         self.history_field = codec.history.column if codec.history is not None else None
+        # field -> the JSON Schema of the values it accepts
+        self.json_schema: dict[str, dict[str, Any]] = {
+            **{t.column: _TEXT for t in codec.tokens},
+            **{n.column: _numeric_schema(n) for n in codec.numeric},
+            **{column: _RECENT for column in writers.keys() - {t.column for t in codec.tokens}
+               - {n.column for n in codec.numeric}}}
 
     def encode(self, user_id: str, row: int | None,
                features: Mapping[str, FeatureValue]) -> EncodedTable:

@@ -27,6 +27,7 @@ class UserHeads:
         self._backend = backend
         self._features = UserFeatureEncoder(bundle.user_codec, bundle.users, item_tokens)
         self.history_field = self._features.history_field  # None when the model reads none
+        self.feature_schema = self._features.json_schema  # field -> JSON Schema of its values
         self.precomputed = _precomputed_heads(bundle, backend, cache_mb)
 
     @property

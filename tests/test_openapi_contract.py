@@ -17,17 +17,18 @@ from service.settings import Settings
 from training.trainer import TrainResult
 
 CASES_PER_OPERATION = 40  # per operation and mode (valid, invalid)
-# Statuses that valid data may get: 413 past the body or candidate limits (settings, not schema),
-# 422 for candidates the bundle does not know under "strict": true. The contract points that a
-# loose status would hide (integer ids, 84.0 as k) have tests of their own
-# (test_service_validation).
+# Valid data gets a 2xx: the document carries the deployment's candidate limit and the live
+# bundle's user features (service.openapi).
 CONFIG = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
-    "expected-statuses": ["2xx", "413", "422"]}}})
+    "expected-statuses": ["2xx"]}}})
+# A body size no valid document reaches: the size limit is the one bound no schema states (the
+# document says it as x-max-body-bytes; tests/test_service_validation.py holds the 413).
+UNBOUNDED_BODY = 1 << 30
 
 
 @pytest.fixture(scope="module")
 def api_schema(trained: TrainResult, trained_artifacts: Path) -> schemathesis.BaseSchema:
-    app = create_app(Settings(artifacts=trained_artifacts))
+    app = create_app(Settings(artifacts=trained_artifacts, max_body_bytes=UNBOUNDED_BODY))
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
 
 
@@ -41,6 +42,10 @@ def test_every_operation_answers_as_its_schema_says(api_schema: schemathesis.Bas
         @settings(max_examples=CASES_PER_OPERATION, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck), database=None)
         def answers_as_documented(case: schemathesis.Case) -> None:
+            if isinstance(case.body, dict) and case.body.get("strict") is True:
+                # "strict" refuses candidates the bundle lacks (422) by design, which a schema
+                # cannot state: tested in test_service_score; here it is left off.
+                case.body["strict"] = False
             case.call_and_validate()
 
         answers_as_documented()

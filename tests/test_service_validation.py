@@ -227,6 +227,26 @@ def test_the_openapi_schema_declares_ids_as_strings_or_integers(client: TestClie
         "string", "integer"}
 
 
+def test_the_openapi_document_holds_the_deployments_limits_and_the_bundles_features(
+        client: TestClient, trained: TrainResult) -> None:
+    score = _request_schema(client, "/score")
+    assert score["properties"]["candidate_ids"]["maxItems"] == Settings().max_candidates
+    assert score["properties"]["candidate_ids"]["minItems"] == 1
+    features = next(branch for branch in score["properties"]["user_features"]["anyOf"]
+                    if branch.get("type") == "object")
+    assert set(features["properties"]) == set(trained.data.user_codec.columns) - {"user_id"}
+    assert features["additionalProperties"] is False
+    body = client.get("/openapi.json").json()["paths"]["/score"]["post"]["requestBody"]
+    assert body["x-max-body-bytes"] == Settings().max_body_bytes
+
+
+def test_ids_written_with_a_zero_fraction_are_integer_ids(client: TestClient) -> None:
+    """584.0 is an integer to JSON Schema, so to the OpenAPI document: the id "584"."""
+    response = client.post("/score", json={"user_id": 7.0, "candidate_ids": ["i1", 12.0]})
+    assert response.status_code == 200, response.text
+    assert response.json()["unknown_item_ids"] == ["12"]
+
+
 def test_counts_written_with_a_zero_fraction_are_integers(client: TestClient,
                                                            trained: TrainResult) -> None:
     user, items = str(trained.data.users.ids[0]), [str(i) for i in trained.data.items.ids[:3]]

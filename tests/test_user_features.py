@@ -75,6 +75,7 @@ def test_a_known_user_keeps_the_stored_fields_the_request_does_not_give() -> Non
     ({"history": "i1 i2"}, "history"),
     ({"age": "old"}, "age"),
     ({"age": [3]}, "age"),
+    ({"age": 4.5e39}, "age"),  # beyond a float32 once standardised: not an inf in the tower
     ({"city": ["rome"]}, "city"),
     ({"city": True}, "city"),
     ({"shoe_size": 44}, "shoe_size"),
@@ -85,6 +86,15 @@ def test_a_wrong_type_or_an_unknown_field_is_refused_by_name(features: dict[str,
     with pytest.raises(InvalidUserFeatures) as refused:
         encoder.encode("u1", 0, features)
     assert refused.value.field == f"user_features.{field}"
+
+
+def test_the_json_schema_names_each_field_and_the_values_it_accepts() -> None:
+    schema = UserFeatureEncoder(CODEC, _stored(), _item_tokens).json_schema
+    assert set(schema) == set(CODEC.columns) - {"user_id"}
+    assert schema["history"]["type"] == "array"
+    age = schema["age"]
+    assert age["type"] == ["number", "null"] and age["minimum"] < 0 < 1e38 < age["maximum"]
+    assert {branch["type"] for branch in schema["city"]["anyOf"]} == {"string", "number", "null"}
 
 
 def test_an_event_sequence_is_a_list_of_tokens_most_recent_first() -> None:
