@@ -13,7 +13,8 @@ from torch import Tensor
 @dataclass(frozen=True)
 class LossConfig:
     embed_l2: float = 1e-6  # weight of the mean squared norm of looked-up embedding rows
-    # Chosen on VALIDATION AUC among {0, 0.01, 0.1, 0.5} (docs/results/quality-ml-1m-random.md).
+    # Chosen on validation AUC among {0, 0.01, 0.1, 0.5} in an early sweep on ml-1m (random
+    # split) that docs/results no longer holds; rerun the sweep before relying on it.
     cir_weight: float = 0.5
     cir_temperature: float = 0.07
 

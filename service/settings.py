@@ -17,14 +17,14 @@ class Settings(BaseSettings):
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$")
     # torch's intra-op threads (the torch backend: CUDA, the dot-product ablation). Requests run
     # side by side in --workers processes, not in threads, and a request is many small ops:
-    # extra threads per op mostly add synchronisation. Measured on a busy 2-core box, N=1000:
-    # 0.3 ms with 1 thread, 23 ms with 2.
+    # extra threads per op mostly add synchronisation (far slower with 2 than 1 on a busy 2-core
+    # box, measured by hand).
     torch_threads: int = Field(1, ge=1)
     max_candidates: int = Field(10_000, ge=1)  # per /score request; more answers 413
     # With score_threads > 1, a request with at least 2x slice_min_candidates candidates is
     # scored in slices on up to that many threads (service.slices). Off by default: on the 2-core
-    # benchmark machine one N=10,000 request took 3.68 ms at p50 with 2 threads against 2.95 ms
-    # with 1, and 36 % more CPU (docs/benchmarks); worth measuring where cores are not shared.
+    # benchmark machine it was slower and used more CPU (measured by hand, README "Serving");
+    # worth measuring where cores are not shared.
     score_threads: int = Field(1, ge=1)
     slice_min_candidates: int = Field(2_500, ge=1)
     # Latency budget of a /score request that names none (budget_ms): None scores every
