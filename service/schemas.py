@@ -116,10 +116,12 @@ def _dump_ids(ids: list[str] | np.ndarray) -> list[str] | list[int]:
     return ids.tolist() if isinstance(ids, np.ndarray) else ids
 
 
-# What the schema declares: a string, or an integer that is read as its decimal string (an
-# integer of up to MAX_ID_CHARS digits, so that the string fits the user id's limit too).
-_INTEGER_ID = {"type": "integer", "minimum": -(10 ** (MAX_ID_CHARS - 1) - 1),
-               "maximum": 10 ** MAX_ID_CHARS - 1}
+# What the schema declares: a string, or an integer that is read as its decimal string (one
+# whose decimal string fits the user id's limit of MAX_ID_CHARS characters). The document is
+# JSON, whose numbers are floats: 10**256 - 1 was written as 1e256 and admitted a 257-digit id.
+# So the bounds sit a digit inside the limit, where a float's rounding cannot cross it.
+_INTEGER_ID = {"type": "integer", "exclusiveMinimum": -float(10 ** (MAX_ID_CHARS - 2)),
+               "exclusiveMaximum": float(10 ** (MAX_ID_CHARS - 1))}
 UserId = Annotated[str, BeforeValidator(_coerce_id), StringConstraints(min_length=1,
                                                                        max_length=MAX_ID_CHARS),
                    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1,
