@@ -59,12 +59,24 @@ def _integer_text(value: object) -> str | None:
     return None
 
 
-def _coerce_id(value: object) -> object:
+# A user id sent as an integer is read as its decimal string, which must fit MAX_ID_CHARS. The
+# OpenAPI document is JSON, whose numbers are floats: 10**256 - 1 was written as 1e256 and
+# admitted a 257-digit id. So the bounds sit a digit inside the limit, where a float's rounding
+# cannot cross it, and validation holds the same exclusive bounds as the document.
+_USER_ID_BELOW = float(10 ** (MAX_ID_CHARS - 1))
+_USER_ID_ABOVE = -float(10 ** (MAX_ID_CHARS - 2))
+
+
+def _coerce_user_id(value: object) -> object:
     if type(value) is str:
         return value
     text = _integer_text(value)
     if text is None:
         raise _id_error(value, None)
+    if not _USER_ID_ABOVE < value < _USER_ID_BELOW:  # type: ignore[operator]
+        raise PydanticCustomError("id_range", f"an integer id of {len(text)} characters; "
+                                              f"integer ids are within ({_USER_ID_ABOVE:g}, "
+                                              f"{_USER_ID_BELOW:g})")
     return text
 
 
@@ -116,13 +128,10 @@ def _dump_ids(ids: list[str] | np.ndarray) -> list[str] | list[int]:
     return ids.tolist() if isinstance(ids, np.ndarray) else ids
 
 
-# What the schema declares: a string, or an integer that is read as its decimal string (one
-# whose decimal string fits the user id's limit of MAX_ID_CHARS characters). The document is
-# JSON, whose numbers are floats: 10**256 - 1 was written as 1e256 and admitted a 257-digit id.
-# So the bounds sit a digit inside the limit, where a float's rounding cannot cross it.
-_INTEGER_ID = {"type": "integer", "exclusiveMinimum": -float(10 ** (MAX_ID_CHARS - 2)),
-               "exclusiveMaximum": float(10 ** (MAX_ID_CHARS - 1))}
-UserId = Annotated[str, BeforeValidator(_coerce_id), StringConstraints(min_length=1,
+# What the schema declares: a string, or an integer within the bounds above.
+_INTEGER_ID = {"type": "integer", "exclusiveMinimum": _USER_ID_ABOVE,
+               "exclusiveMaximum": _USER_ID_BELOW}
+UserId = Annotated[str, BeforeValidator(_coerce_user_id), StringConstraints(min_length=1,
                                                                        max_length=MAX_ID_CHARS),
                    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1,
                                               "maxLength": MAX_ID_CHARS}, _INTEGER_ID]})]

@@ -37,6 +37,7 @@ def _refused(response: Any, status: int, field: str) -> None:
     ({"user_id": ""}, "user_id"),
     ({"user_id": 1.5}, "user_id"),
     ({"user_id": True}, "user_id"),
+    ({"user_id": 10**255}, "user_id"),  # beyond the document's exclusive integer bound
     ({"user_id": ["u1"]}, "user_id"),
     ({"top_k": 0}, "top_k"),
     ({"top_k": "3"}, "top_k"),
