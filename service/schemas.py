@@ -60,11 +60,12 @@ def _integer_text(value: object) -> str | None:
 
 
 # A user id sent as an integer is read as its decimal string, which must fit MAX_ID_CHARS. The
-# OpenAPI document is JSON, whose numbers are floats: 10**256 - 1 was written as 1e256 and
-# admitted a 257-digit id. So the bounds sit a digit inside the limit, where a float's rounding
-# cannot cross it, and validation holds the same exclusive bounds as the document.
-_USER_ID_BELOW = float(10 ** (MAX_ID_CHARS - 1))
-_USER_ID_ABOVE = -float(10 ** (MAX_ID_CHARS - 2))
+# OpenAPI document writes big integers as floats: 10**256 - 1 became 1e+256 and admitted a
+# 257-digit id. So the exclusive bounds are powers of ten a digit inside the limit, which a
+# float writes exactly as text (1e+255: readers take it for 10**255), and validation compares
+# against those integers.
+_USER_ID_BELOW = 10 ** (MAX_ID_CHARS - 1)
+_USER_ID_ABOVE = -(10 ** (MAX_ID_CHARS - 2))
 
 
 def _coerce_user_id(value: object) -> object:
@@ -75,8 +76,8 @@ def _coerce_user_id(value: object) -> object:
         raise _id_error(value, None)
     if not _USER_ID_ABOVE < value < _USER_ID_BELOW:  # type: ignore[operator]
         raise PydanticCustomError("id_range", f"an integer id of {len(text)} characters; "
-                                              f"integer ids are within ({_USER_ID_ABOVE:g}, "
-                                              f"{_USER_ID_BELOW:g})")
+                                              f"integer ids are within ({_USER_ID_ABOVE:.0e}, "
+                                              f"{_USER_ID_BELOW:.0e})")
     return text
 
 
@@ -129,8 +130,8 @@ def _dump_ids(ids: list[str] | np.ndarray) -> list[str] | list[int]:
 
 
 # What the schema declares: a string, or an integer within the bounds above.
-_INTEGER_ID = {"type": "integer", "exclusiveMinimum": _USER_ID_ABOVE,
-               "exclusiveMaximum": _USER_ID_BELOW}
+_INTEGER_ID = {"type": "integer", "exclusiveMinimum": float(_USER_ID_ABOVE),
+               "exclusiveMaximum": float(_USER_ID_BELOW)}
 UserId = Annotated[str, BeforeValidator(_coerce_user_id), StringConstraints(min_length=1,
                                                                        max_length=MAX_ID_CHARS),
                    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1,
