@@ -22,7 +22,7 @@ from service.metrics import Metrics
 from service.openapi import live_openapi
 from service.protocol import SETTINGS_STATE
 from service.reloader import Reloader
-from service.routes import admin_router, router
+from service.routes import admin_router, plain_scoring_routes, router
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(router)
+    app.router.routes[0:0] = plain_scoring_routes()  # matched first: see the function
     if settings.admin_token is not None:  # without a token the admin routes do not exist (404)
         app.include_router(admin_router)
     return app
