@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="inttower",
         summary="IntTower pre-ranking: score a user's candidates, or recommend from the catalogue.",
         lifespan=lifespan,
+        # FastAPI's OpenTelemetry hooks look for configured providers on every request; this
+        # service exports Prometheus metrics (service.metrics) and configures none.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.metrics = metrics
