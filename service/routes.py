@@ -1,8 +1,8 @@
 """HTTP routes: /score, /recommend, the probes, /metrics and the admin reload.
 
 The scoring routes are `async def`: they compute on the event loop. A request is a few compiled
-calls that never wait on I/O (p50 over HTTP on the 2-core benchmark machine: 0.5 ms at 1,000
-candidates, 2.5 ms at the 10,000 limit; docs/benchmarks/serve-cpu.md), while FastAPI's thread-pool
+calls that never wait on I/O (a few milliseconds at most: docs/benchmarks/serve-cpu.md has the
+p50 and p99 per candidate count), while FastAPI's thread-pool
 hop for a plain `def` route cost ~0.15 ms of CPU a request (thread wake-ups and a GIL hand-off).
 Parallelism comes from --workers, not threads. Only the admin reload, which may load a bundle,
 stays a plain `def` in the thread pool.
