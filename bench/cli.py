@@ -16,6 +16,7 @@ bench_app = typer.Typer(no_args_is_help=True,
 bench_app.command("kernel")(speed_cli.kernel)
 bench_app.command("serve")(speed_cli.serve)
 bench_app.command("train")(speed_cli.train)
+bench_app.command("serve-figure")(speed_cli.serve_figure)
 
 
 def _seeds(given: list[int], extra: list[str]) -> tuple[int, ...]:

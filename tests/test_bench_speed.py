@@ -118,6 +118,11 @@ def test_the_serve_benchmark_drives_the_cli_server_and_both_floors(
     assert flood["idle"]["probes"] > 0 and flood["flood"]["probes"] > 0
     assert flood["oversized_requests"] > 0 and flood["p99_ratio"] > 0
     assert "## Header flood" in markdown_path.read_text()
+    assert (tmp_path / "out" / "serve-cpu-latency.png").stat().st_size > 0  # p50 / p99 against N
+    again = CliRunner().invoke(app, ["bench", "serve-figure", str(json_path),
+                                     "--out", str(tmp_path / "again.png")])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "again.png").stat().st_size > 0
 
 
 def test_the_training_benchmark_times_every_stage_with_its_command(tmp_path: Path) -> None:

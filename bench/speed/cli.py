@@ -153,3 +153,23 @@ def train(
                               steps=steps, device=device, in_memory_rows=in_memory_rows,
                               command=" ".join(["inttower", *sys.argv[1:]]))
     _report(run_train(config), out)
+
+
+def serve_figure(
+    results: Annotated[Path, typer.Argument(help="A serve results JSON.")] = RESULTS
+    / "serve-cpu.json",
+    out: Annotated[Path | None, typer.Option(
+        help="PNG to write (default: beside the JSON, <name>-latency.png).")] = None,
+) -> None:
+    """Draw /score p50 and p99 against N for the service and both floors from a serve run's
+    JSON (`bench serve` draws it too, when matplotlib is installed)."""
+    import json
+
+    from bench.speed.latency_figure import plot_latency
+
+    png = out or results.with_name(f"{results.stem}-latency.png")
+    try:
+        typer.echo(str(plot_latency(json.loads(results.read_text()), png)))
+    except (RuntimeError, ValueError, OSError, KeyError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from exc

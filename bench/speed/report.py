@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from bench.report import device_label, table
 from bench.speed.flood import render_flood
+from bench.speed.latency_figure import plot_latency
 from bench.speed.shadow import render_shadow
 
+log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 
 
@@ -22,7 +25,18 @@ def write_results(document: Doc, out: Path) -> tuple[Path, Path]:
     render = {"kernel": render_kernel, "serve": render_serve,
               "train": render_train}[document["benchmark"]]
     markdown_path.write_text(render(document), encoding="utf-8")
+    if document["benchmark"] == "serve":
+        _latency_figure(document, out / f"{stem}-latency.png")
     return json_path, markdown_path
+
+
+def _latency_figure(document: Doc, png: Path) -> None:
+    """The serve run's p50 / p99 against N (bench.speed.latency_figure), when matplotlib (a dev
+    dependency) is there; `inttower bench serve-figure` draws it again from the JSON."""
+    try:
+        plot_latency(document, png)
+    except RuntimeError as exc:
+        log.warning("no %s: %s", png.name, exc)
 
 
 def _head(doc: Doc, title: str) -> list[str]:
