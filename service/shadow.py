@@ -83,13 +83,11 @@ class ShadowWorker:
             self._guard.failed("timeout", f"a shadow call running for over "
                                           f"{self._guard.timeout_s:g} s")
 
-    def close(self, wait: bool = False) -> None:
-        """Stop after the job in hand, dropping the queued ones (a hung job never ends: not
-        waited for unless `wait`)."""
+    def close(self) -> None:
+        """Stop after the job in hand, dropping the queued ones (not waited for: a hung job
+        never ends)."""
         self._closed.set()
         self._jobs.clear()
-        if wait:
-            self._thread.join()
 
     def join_queue(self, timeout_s: float = 30.0) -> None:
         """Until every job offered so far is done (tests, benchmarks)."""
@@ -150,5 +148,5 @@ class ShadowWorker:
             ids, theirs = live.bundle.items.ids, self._challenger.bundle.items.ids
             same = len(ids) == len(theirs) and bool(np.array_equal(ids, theirs))
             self._row_map = (live.version,
-                             None if same else self._challenger.catalogue_rows(ids.tolist()))
+                             None if same else self._challenger.catalogue_rows(ids))
         return self._row_map[1]
