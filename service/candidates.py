@@ -3,8 +3,8 @@ split in request order, the candidate limit and the strict policy, and the item 
 tokens that a fresh history needs (service.user_features).
 
 The rows come from one compiled lookup of the whole request (model.kernels.id_index). A request
-of JSON integers (an int64 array, service.schemas.ItemIds) keeps its known ids as numbers,
-IntegerIds, spelled only when the response is written (service.integer_ids).
+whose ids are BodyIds (the common bodies, service.fast_body) is looked up in its body's bytes and
+keeps its known ids there, spelled only when the response is written (service.body_ids).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 from model.features import OOV, EncodedTable
 from model.kernels.id_index import item_id_index
 from model.layout import ID
+from service.body_ids import BodyIds
 from service.errors import TooManyCandidates, UnknownCandidates
-from service.integer_ids import IntegerIds
 
-ItemIds = Sequence[str] | np.ndarray  # strings, or an int64 array of JSON integers (schemas)
+ItemIds = Sequence[str]  # a list of strings, or BodyIds
 _UNKNOWN_NAMED = 10  # unknown ids a strict refusal names; the rest it counts
 
 
@@ -35,6 +35,8 @@ class Candidates:
 
     def rows(self, ids: ItemIds) -> np.ndarray:
         """Catalogue rows (N,) int64 of `ids`, -1 for an id the bundle lacks."""
+        if isinstance(ids, BodyIds):
+            return self._index.rows_in(ids.text, ids.starts, ids.ends)
         return self._index.rows(ids)
 
     def split(self, ids: ItemIds, strict: bool = False
@@ -45,13 +47,13 @@ class Candidates:
         if len(ids) > self.max_candidates:
             raise TooManyCandidates(f"{len(ids)} candidates, the limit is "
                                     f"{self.max_candidates} per request", "candidate_ids")
-        rows = self._index.rows(ids)
+        rows = self.rows(ids)
         known = rows >= 0
-        if isinstance(ids, np.ndarray):  # JSON integers: spelled when the response is written
-            kept: Sequence[str] = IntegerIds(ids[known])
-            unknown = [str(i) for i in ids[~known].tolist()]
-        elif known.all():
-            return rows, list(ids), []
+        if known.all():
+            return rows, ids, []
+        if isinstance(ids, BodyIds):  # spelled when the response is written
+            kept: Sequence[str] = ids.take(np.flatnonzero(known))
+            unknown = list(ids.take(np.flatnonzero(~known)))
         else:
             unknown = [i for i, ok in zip(ids, known.tolist(), strict=True) if not ok]
             kept = [i for i, ok in zip(ids, known.tolist(), strict=True) if ok]
@@ -64,5 +66,5 @@ class Candidates:
 
     def tokens(self, ids: Sequence[str]) -> np.ndarray:
         """Raw item ids -> the item tower's id tokens (N,) int64; OOV for ids not in the bundle."""
-        rows = self._index.rows(ids)
+        rows = self.rows(ids)
         return np.where(rows >= 0, self._id_tokens[rows], OOV)

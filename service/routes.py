@@ -25,8 +25,8 @@ from fastapi import APIRouter, Header, Request, Response
 from starlette.background import BackgroundTask
 from starlette.routing import Route
 
+from service.body_ids import BodyIds
 from service.errors import Forbidden, NotReady
-from service.integer_ids import IntegerIds
 from service.reloader import Serving
 from service.request_body import json_body, openapi_body
 from service.responses import ErrorResponse, ModelResponse, ReloadResponse, StatusResponse
@@ -64,8 +64,8 @@ async def _answer(serving: Serving, route: str, user_id: str, *args: Any
 
 
 def _spelled(value: object) -> orjson.Fragment:
-    """What orjson cannot write itself: the ids of a JSON-integer request (service.integer_ids)."""
-    if isinstance(value, IntegerIds):
+    """What orjson cannot write itself: ids kept in the request body (service.body_ids)."""
+    if isinstance(value, BodyIds):
         return value.json()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-import numpy as np
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    GetPydanticSchema,
     PlainSerializer,
     PlainValidator,
-    StrictInt,
     StringConstraints,
     ValidationError,
     ValidatorFunctionWrapHandler,
@@ -92,41 +88,15 @@ def _coerce_ids(values: list[object]) -> list[str]:
     return ids
 
 
-def _as_int64(integers: list[int]) -> np.ndarray | None:
-    """(N,) int64 of Python integers, or None if one is beyond int64 (kept as a decimal string)."""
-    try:
-        return np.fromiter(integers, np.int64, len(integers))
-    except OverflowError:
-        return None
-
-
-def _int64_ids(values: list[object]) -> np.ndarray | None:
-    """(N,) int64 of `values` if all are integers (booleans are not) within int64, else None."""
-    if set(map(type, values)) != {int}:  # one C pass; np.fromiter would take 1.5, True or "7"
-        return None
-    return _as_int64(values)  # type: ignore[arg-type]
-
-
 def _validate_ids(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    """A list of ids. All strings, the common case, validate in pydantic's compiled core alone
-    (checking each id in Python first cost ~40 µs per 1,000 ids, a third of the parse). A list
-    that starts with an integer is tried as an int64 array (two C passes, no str() per id). Only
-    when both fail are integers turned into strings and the list validated again."""
-    if type(value) is list and value and type(value[0]) is int:
-        ints = _int64_ids(value)
-        if ints is not None:
-            return ints
+    """A list of ids. All strings validate in pydantic's compiled core alone; only when that
+    fails are integers turned into strings and the list validated again."""
     try:
         return handler(value)
     except ValidationError:
         if not isinstance(value, list):
             raise
         return handler(_coerce_ids(value))
-
-
-def _dump_ids(ids: list[str] | np.ndarray) -> list[str] | list[int]:
-    """A model holding an int64 array dumps it as the integers it was sent as."""
-    return ids.tolist() if isinstance(ids, np.ndarray) else ids
 
 
 # What the schema declares: a string, or an integer within the bounds above.
@@ -137,10 +107,10 @@ UserId = Annotated[str, BeforeValidator(_coerce_user_id), StringConstraints(min_
                    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1,
                                               "maxLength": MAX_ID_CHARS}, _INTEGER_ID]})]
 
-# A list of strings, or an (N,) int64 array for an all-integer list; validated as list[str]
-# otherwise. No per-id length check: it would cost a callback per id; the body-size limit bounds
-# them. Limits on the count go inside the annotation, `Annotated[ItemIds, Field(min_length=1)]`:
-# those of a `= Field(...)` default, pydantic hands to the list[str] inside, which the array skips.
+# A list of strings, integers among them turned into strings. No per-id length check: it would cost
+# a callback per id; the body-size limit bounds them. Limits on the count go inside the annotation,
+# `Annotated[ItemIds, Field(min_length=1)]`: those of a `= Field(...)` default, pydantic would hand
+# to the list[str] inside.
 def _ids_json(**bounds: int) -> WithJsonSchema:
     """The JSON schema of an id list, with its `minItems` / `maxItems` (the override drops the
     Field bounds from the schema, not from validation)."""
@@ -148,9 +118,8 @@ def _ids_json(**bounds: int) -> WithJsonSchema:
                                                                 {"type": "integer"}]}, **bounds})
 
 
-ItemIds = Annotated[
-    list[str] | np.ndarray, GetPydanticSchema(lambda _, handler: handler(list[str])),
-    WrapValidator(_validate_ids), PlainSerializer(_dump_ids), _ids_json()]
+# Dumped as a list: service.fast_body's requests hold them as service.body_ids.BodyIds.
+ItemIds = Annotated[list[str], WrapValidator(_validate_ids), PlainSerializer(list), _ids_json()]
 
 
 def _integral(value: object) -> object:
@@ -233,39 +202,6 @@ class ScoreRequest(RequestModel):
         "they fit in this many milliseconds of scoring work (user tower, id lookup, FE-Block; "
         "counted from when the scorer starts, after the body is parsed). `scored` in the "
         "response says how many were. Default: the server's INTTOWER_SCORE_BUDGET_MS, if set.")
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> Self:
-        """The common bodies (candidate ids all strings, or all integers within int64) are
-        validated in pydantic's compiled core alone (`_CommonScoreRequest`): 32 µs for 1,000
-        string ids against 46 µs through the id validator, which hands each list to Python. Any
-        other body, or an error, takes the full validation and its messages."""
-        try:
-            return _CommonScoreRequest.model_validate_json(raw)  # type: ignore[return-value]
-        except ValidationError:
-            return cls.model_validate_json(raw)
-
-
-def _int64_array(integers: list[int]) -> np.ndarray:
-    ints = _as_int64(integers)
-    if ints is None:  # left to the full validation, which keeps them as decimal strings
-        raise ValueError("an id beyond int64")
-    return ints
-
-
-# A list of strings or of integers, each tried in order and abandoned at its first wrong item
-# (fail_fast), so an integer list costs one failed look at a string list.
-_CommonItemIds = Annotated[
-    Annotated[list[str], Field(min_length=1, fail_fast=True)]
-    | Annotated[list[StrictInt], Field(min_length=1, fail_fast=True),
-                AfterValidator(_int64_array)],
-    Field(union_mode="left_to_right")]
-
-
-class _CommonScoreRequest(ScoreRequest):
-    """ScoreRequest.from_json's fast path: the same request, for the common id lists only."""
-
-    candidate_ids: _CommonItemIds  # type: ignore[assignment]
 
 
 class ScoreResponse(BaseModel):

@@ -27,9 +27,9 @@ import numpy as np
 
 from model.bundle import Bundle
 from service.backends import Backend, backend_for
+from service.body_ids import BodyIds
 from service.budget import logits_within
 from service.candidates import Candidates, ItemIds
-from service.integer_ids import IntegerIds
 from service.memory import bundle_bytes
 from service.model_summary import model_summary
 from service.ranking import best_first, sigmoid
@@ -43,7 +43,7 @@ from service.warm_up import warm
 @dataclass(frozen=True)
 class Scores:
     user_known: bool
-    item_ids: Sequence[str]  # a list, or IntegerIds for a request of JSON integers
+    item_ids: Sequence[str]  # a list, or BodyIds: ids kept in the request body
     scores: np.ndarray  # (K,) float32 click probabilities, aligned with item_ids
     unknown_item_ids: list[str]
     stages: dict[str, float]  # seconds: user_tower, gather_score (+ search, for /recommend)
@@ -99,7 +99,7 @@ class Scorer:
         if top_k is not None:
             order = best_first(logits, top_k)
             logits = logits[order]
-            ids = ids.take(order) if isinstance(ids, IntegerIds) else [ids[j] for j in order]
+            ids = ids.take(order) if isinstance(ids, BodyIds) else [ids[j] for j in order]
         scores = sigmoid(logits)
         stages = {"user_tower": encoded - started, "gather_score": self._clock() - encoded}
         return Scores(known, ids, scores, unknown, stages, path, scored, rows)

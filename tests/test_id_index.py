@@ -1,15 +1,26 @@
 """Request ids -> catalogue rows: exactly what a dict says, for known, unknown and odd ids, given
-as strings or as integers, whichever index the catalogue gets."""
+as strings or found in a request body's JSON (strings and integers), whichever index the catalogue
+gets."""
 
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 
 from model.kernels import string_id_index
 from model.kernels.id_index import item_id_index
 from model.kernels.integer_id_index import IntegerIdIndex
+from model.kernels.json_ids import id_bounds
 from model.kernels.string_id_index import IdIndex
+
+
+def _in_body(index: IdIndex | IntegerIdIndex, body: bytes) -> list[int]:
+    """rows_in of the ids in the JSON array `body`, as a request body holds them."""
+    text = np.frombuffer(body, np.uint8)
+    bounds = id_bounds(text)
+    assert bounds is not None
+    return index.rows_in(text, *bounds).tolist()
 
 
 def _dict_rows(catalogue: list[str], ids: list[str]) -> list[int]:
@@ -36,7 +47,8 @@ def test_a_slot_on_the_probe_path_holding_another_id_is_passed_over() -> None:
 
     def home(name: bytes) -> int:
         data = np.frombuffer(name, np.uint8)
-        return int(string_id_index._hash(data, 0, len(name), index._seed)) & mask
+        bounds = np.array([0]), np.array([len(name)])
+        return int(string_id_index._hashes_and_keys(data, *bounds, index._seed, mask)[0][0])
 
     table[:] = -1
     # A copy of peach sits in apple's home slot, so apple is found one slot on; peach by its probe.
@@ -68,7 +80,7 @@ def _integer_rows(catalogue: list[str], ids: list[int]) -> list[int]:
     return _dict_rows(catalogue, [str(i) for i in ids])
 
 
-def test_integer_catalogue_rows_match_a_dict_for_digit_strings_and_int_arrays() -> None:
+def test_integer_catalogue_rows_match_a_dict_for_digit_strings_and_json_integers() -> None:
     rng = np.random.default_rng(1)
     values = rng.choice(1_000_000, 5_000, replace=False)
     catalogue = [str(v) for v in values] + ["0"]
@@ -76,7 +88,7 @@ def test_integer_catalogue_rows_match_a_dict_for_digit_strings_and_int_arrays() 
     index = item_id_index(np.array(catalogue, object))  # as a bundle holds them
     assert isinstance(index, IntegerIdIndex)
     assert index.rows([str(i) for i in asked]).tolist() == _integer_rows(catalogue, asked)
-    assert index.rows(np.array(asked, np.int64)).tolist() == _integer_rows(catalogue, asked)
+    assert _in_body(index, orjson.dumps(asked)) == _integer_rows(catalogue, asked)
 
 
 def test_only_the_canonical_spelling_of_an_integer_finds_it() -> None:
@@ -92,11 +104,10 @@ def test_only_the_canonical_spelling_of_an_integer_finds_it() -> None:
 
 def test_negative_and_absent_integers_are_unknown() -> None:
     index = item_id_index(["0", "7"])
-    asked = np.array([-7, -1, 0, 7, 8, 2**63 - 1, -(2**63)], np.int64)
-    assert index.rows(asked).tolist() == [-1, -1, 0, 1, -1, -1, -1]
-    assert index.rows(np.array([2**63, 7], np.uint64)).tolist() == [-1, 1]
+    asked = b"[-7, -1, 0, 7, 8, 9223372036854775807, -9223372036854775808, 9223372036854775808]"
+    assert _in_body(index, asked) == [-1, -1, 0, 1, -1, -1, -1, -1]
     largest = item_id_index(["1", str(2**63 - 1)])  # sparse: the hash table
-    assert largest.rows(np.array([2**63 - 1, -1, 1])).tolist() == [1, -1, 0]
+    assert _in_body(largest, b"[9223372036854775807, -1, 1]") == [1, -1, 0]
     assert largest.rows([str(2**63 - 1), str(2**63)]).tolist() == [1, -1]
 
 
@@ -109,13 +120,13 @@ def test_a_sparse_integer_catalogue_takes_the_hash_table_and_matches_a_dict() ->
     asked = [*rng.choice(values, 500).tolist(), *(values[:500] + 1).tolist(),
              *rng.integers(0, 10**15, 500).tolist()]
     assert index.rows([str(i) for i in asked]).tolist() == _integer_rows(catalogue, asked)
-    assert index.rows(np.array(asked, np.int64)).tolist() == _integer_rows(catalogue, asked)
+    assert _in_body(index, orjson.dumps(asked)) == _integer_rows(catalogue, asked)
 
 
 def test_a_dense_integer_catalogue_takes_the_array_rows() -> None:
     dense = item_id_index([str(v) for v in range(3, 200_000, 5)])  # largest id < 2**20
     assert isinstance(dense, IntegerIdIndex) and len(dense._table) == 0
-    assert dense.rows(np.array([3, 8, 4, 199_998, 10**6])).tolist() == [0, 1, -1, 39_999, -1]
+    assert _in_body(dense, b"[3, 8, 4, 199998, 1000000]") == [0, 1, -1, 39_999, -1]
 
 
 def test_an_integer_index_refuses_negative_catalogue_ids() -> None:
@@ -138,17 +149,19 @@ def test_a_catalogue_with_any_id_that_is_not_a_canonical_integer_takes_the_strin
     assert isinstance(item_id_index(catalogue), IdIndex)
 
 
-def test_the_string_index_answers_integer_arrays_by_their_decimal_strings() -> None:
-    catalogue = ["1", "2", "x", "-7", "007", str(2**63 - 1)]
+def test_the_string_index_answers_json_integers_and_strings_by_their_text() -> None:
+    catalogue = ["1", "2", "x", "-7", "007", str(2**63 - 1), "a b", "x" * 40]
     index = item_id_index(catalogue)
     assert isinstance(index, IdIndex)
-    asked = np.array([2, 1, 3, -7, 7, 2**63 - 1], np.int64)
-    assert index.rows(asked).tolist() == [1, 0, -1, 3, -1, 5]
+    asked = b'[2, 1, 3, -7, 7, 9223372036854775807, "x", "007", "a b", "%s", "%s"]' % (
+        b"x" * 40, b"x" * 41)
+    assert _in_body(index, asked) == [1, 0, -1, 3, -1, 5, 2, 4, 6, 7, -1]
 
 
 def test_an_empty_integer_catalogue_or_request_is_fine() -> None:
     assert item_id_index([]).rows(["1"]).tolist() == [-1]
-    assert item_id_index([]).rows(np.array([0])).tolist() == [-1]
+    assert _in_body(item_id_index([]), b"[0]") == [-1]
     assert item_id_index(["1"]).rows([]).tolist() == []
-    assert item_id_index(["1"]).rows(np.array([], np.int64)).tolist() == []
+    empty = np.zeros(0, np.int64)
+    assert item_id_index(["1"]).rows_in(np.zeros(0, np.uint8), empty, empty).tolist() == []
     assert item_id_index(["1"]).rows([""]).tolist() == [-1]

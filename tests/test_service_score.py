@@ -17,6 +17,7 @@ from model.bundle import Bundle, load_bundle
 from model.features import EncodedTable
 from model.inputs import Batch
 from service.app import create_app
+from service.body_ids import body_ids
 from service.scorer import Scorer
 from service.settings import Settings
 from training.trainer import TrainResult
@@ -205,7 +206,7 @@ def test_an_integer_catalogue_scores_json_integers_and_digit_strings_alike(
     scorer = Scorer(numbered, max_candidates=100, recommend_depth=16)
     user = str(numbered.users.ids[2])
     as_strings = scorer.score(user, ["14", "007", "7", "x", "140", "99999999999999999999"])
-    as_integers = scorer.score(user, np.array([14, 7, 7, -7, 140, 3]))
+    as_integers = scorer.score(user, body_ids(b"[14, 7, 7, -7, 140, 3]"))  # as a body sends them
     assert as_strings.item_ids == ["14", "7", "140"]  # "007" is not 7
     assert as_strings.unknown_item_ids == ["007", "x", "99999999999999999999"]
     assert list(as_integers.item_ids) == ["14", "7", "7", "140"]  # the catalogue's strings
@@ -213,7 +214,8 @@ def test_an_integer_catalogue_scores_json_integers_and_digit_strings_alike(
     np.testing.assert_array_equal(as_integers.scores[[0, 1, 3]], as_strings.scores)
     # A fresh history of integer ids reaches the user tower as the same items.
     history = {"history": ["14", "0"]}
-    np.testing.assert_array_equal(scorer.score(user, np.array([7]), user_features=history).scores,
+    np.testing.assert_array_equal(scorer.score(user, body_ids(b"[7]"),
+                                               user_features=history).scores,
                                   scorer.score(user, ["7"], user_features=history).scores)
 
 

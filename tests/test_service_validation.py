@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from service.app import create_app
+from service.fast_body import parse
 from service.schemas import MAX_EXCLUDED, RecommendRequest, ScoreRequest
 from service.scorer import Scorer
 from service.settings import Settings
@@ -63,15 +63,12 @@ def test_ids_that_are_not_strings_or_integers_are_refused(client: TestClient, ba
         f"item 1 is {kind}; ids are strings or integers")
 
 
-def test_an_all_integer_id_list_becomes_an_int64_array() -> None:
+def test_integer_ids_become_their_decimal_strings() -> None:
     ids = [7, 0, -3, 2**63 - 1, -(2**63)]
     request = ScoreRequest.model_validate_json(json.dumps({"user_id": 1, "candidate_ids": ids}))
-    assert isinstance(request.candidate_ids, np.ndarray)
-    assert request.candidate_ids.dtype == np.int64 and request.candidate_ids.flags.c_contiguous
-    assert request.candidate_ids.tolist() == ids
+    assert request.candidate_ids == [str(i) for i in ids] and request.user_id == "1"
     excluded = RecommendRequest.model_validate_json(b'{"user_id": "u1", "exclude_ids": [5]}')
-    assert isinstance(excluded.exclude_ids, np.ndarray) and excluded.exclude_ids.tolist() == [5]
-    assert request.user_id == "1"  # the user id, and a history, stay strings
+    assert excluded.exclude_ids == ["5"]
     history = ScoreRequest.model_validate_json(
         b'{"user_id": "u1", "candidate_ids": [1], "user_features": {"history": [4, 5]}}')
     assert history.user_features == {"history": ["4", "5"]}
@@ -103,12 +100,15 @@ def test_integer_id_lists_keep_the_count_limits(client: TestClient) -> None:
     assert len(most.exclude_ids) == MAX_EXCLUDED
 
 
-def test_a_request_holding_integer_ids_dumps_them_as_sent() -> None:
-    body = {"user_id": "u1", "candidate_ids": [3, 1], "top_k": None, "user_features": None,
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_request_dumps_its_ids_as_strings_whichever_decoder_read_it(fast: bool) -> None:
+    body = {"user_id": "u1", "candidate_ids": [3, "a"], "top_k": None, "user_features": None,
             "strict": False, "budget_ms": None}
-    request = ScoreRequest.model_validate_json(json.dumps(body))
-    assert request.model_dump() == body  # and no serialisation warning: warnings are errors here
-    assert json.loads(request.model_dump_json()) == body
+    raw = json.dumps(body).encode()
+    request = parse(ScoreRequest, raw) if fast else ScoreRequest.model_validate_json(raw)
+    dumped = {**body, "candidate_ids": ["3", "a"]}
+    assert request.model_dump() == dumped  # and no serialisation warning: warnings are errors here
+    assert json.loads(request.model_dump_json()) == dumped
 
 
 def test_a_missing_user_id_is_named(client: TestClient) -> None:
@@ -256,23 +256,3 @@ def test_counts_written_with_a_zero_fraction_are_integers(client: TestClient,
     assert client.post("/recommend", json={"user_id": user, "k": 84.0}).status_code == 200
     _refused(client.post("/recommend", json={"user_id": user, "k": 84.5}), 422, "k")
     _refused(client.post("/recommend", json={"user_id": user, "k": True}), 422, "k")
-
-
-@pytest.mark.parametrize("candidates", [["a", "b"], [3, 1], ["a", 7], [2**70, 1], [7, "a"],
-                                        [True], [1.5], [], ["x"] * 3])
-def test_the_fast_parse_of_common_bodies_answers_as_the_full_validation(
-        candidates: list[object]) -> None:
-    raw = json.dumps({"user_id": "u1", "candidate_ids": candidates, "top_k": 2}).encode()
-    try:
-        expected = ScoreRequest.model_validate_json(raw)
-    except ValidationError as exc:
-        with pytest.raises(ValidationError) as raised:
-            ScoreRequest.from_json(raw)
-        assert raised.value.errors() == exc.errors()
-        return
-    parsed = ScoreRequest.from_json(raw)
-    assert isinstance(parsed, ScoreRequest) and parsed.top_k == expected.top_k
-    ids, want = parsed.candidate_ids, expected.candidate_ids
-    assert type(ids) is type(want)
-    assert (ids.tolist() if isinstance(ids, np.ndarray) else ids) == (
-        want.tolist() if isinstance(want, np.ndarray) else want)

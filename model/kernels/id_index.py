@@ -1,15 +1,16 @@
 """Raw item ids -> catalogue rows for a whole request at once, exactly.
 
 `item_id_index(catalogue_ids)` builds one of two indexes; both answer `.rows(ids)`, an (N,) int64
-array of catalogue rows (-1 for an id the catalogue lacks), for ids given as strings or as an
-int64 array (what a request's JSON integers become, service.schemas.ItemIds).
+array of catalogue rows (-1 for an id the catalogue lacks), for string ids, and `.rows_in(text,
+starts, ends)` the same for ids given as the bounds of their UTF-8 bytes in a buffer (a request
+body's own, model.kernels.json_ids).
 
 Why not a dict: it answers one id at a time, and on a large catalogue each answer is a chain of
 dependent cache misses (hash slot, entry, key object, value object): a few hundred nanoseconds per
 id once the catalogue outgrows the cache, about what the FE-Block score of that candidate costs.
-Both indexes instead join the request's string ids into one UTF-8 buffer (two C calls) and answer
-them all in one compiled loop, which prefetches a few ids ahead so that the lookups' memory round
-trips overlap.
+Both indexes instead take the request's ids as one UTF-8 buffer (the body's own bytes, or the
+strings joined by two C calls, model.kernels.joined_ids) and answer them all in one compiled loop,
+which prefetches a few ids ahead so that the lookups' memory round trips overlap.
 
 - `IntegerIdIndex` (model.kernels.integer_id_index), when every catalogue id is a canonical
   decimal integer (ASCII digits, no sign, no leading zero but in "0", at most int64's maximum:

@@ -2,15 +2,14 @@
 digits, no sign, no leading zero but in "0", at most int64's maximum: MovieLens and most
 production catalogues); model.kernels.id_index chooses it.
 
-The loop parses each string id's digits straight to an int64 and looks the value up; a string
-that is not canonical ("007", "+7", " 7", "1e3") is unknown, since no catalogue id is written so.
-An int64 array skips the parse. Values map to rows through a dense int32 array indexed by value
+The loop parses each id's digits straight to an int64 and looks the value up; an id that is not
+canonical ("007", "+7", " 7", "1e3", and a request's negative JSON integers) is unknown, since no
+catalogue id is written so. Values map to rows through a dense int32 array indexed by value
 when the largest id is below max(8 x catalogue size, 2**20): 4 bytes per possible value, so at
 most the 32-64 bytes per item the alternative takes (or 4 MiB, for a small catalogue), and one
 read with no hashing. Sparser ids (say up to 10**15) go through an open-addressing table of
 (value, row) slots, 16 bytes each, at most half full, probed linearly from a murmur3 mix of the
-value and a random seed. 10,000 ids of a 100,000-item catalogue took ~15 µs as an int64 array and
-~180 µs as strings (IdIndex: ~400 µs); building for 1,000,000 ids, 40-100 ms (IdIndex: ~450 ms).
+value and a random seed. Building for 1,000,000 ids took 40-100 ms (IdIndex: ~450 ms).
 
 The hash takes a random seed per index, so nobody can pick ids that collide on purpose;
 collisions cost a longer probe, never a wrong row. A duplicated catalogue id answers its first
@@ -25,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from model.kernels.aligned import aligned_empty
-from model.kernels.joined_ids import AHEAD, EMPTY, SEPARATOR, is_integer_array, joined_ids
+from model.kernels.joined_ids import AHEAD, EMPTY, id_texts
 from model.kernels.prefetch import prefetch
 
 # A hash slot: [catalogue id (>= 0; EMPTY when unused), row].
@@ -54,17 +53,11 @@ def _decimal(data: np.ndarray, start: int, end: int) -> np.int64:
 
 
 @njit(nogil=True, cache=True)
-def _parse_joined(joined: np.ndarray, count: int) -> np.ndarray:
-    """(count,) int64: the _decimal value of each of the `count` ids in `joined`, separated by
-    single zero bytes."""
-    values = np.empty(count, np.int64)
-    if count:
-        token, start, end = 0, 0, joined.shape[0]
-        for k in range(end + 1):
-            if k == end or joined[k] == 0:
-                values[token] = _decimal(joined, start, k)
-                token += 1
-                start = k + 1
+def _decimals(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """(N,) int64: the _decimal value of each id text[starts[i]:ends[i]]."""
+    values = np.empty(starts.shape[0], np.int64)
+    for i in range(starts.shape[0]):
+        values[i] = _decimal(text, starts[i], ends[i])
     return values
 
 
@@ -144,19 +137,9 @@ def _lookup(dense: np.ndarray, table: np.ndarray, seed: np.uint64, values: np.nd
         _dense_rows(dense, values, out)
 
 
-@njit(nogil=True, cache=True)
-def _lookup_joined(dense: np.ndarray, table: np.ndarray, seed: np.uint64, joined: np.ndarray,
-                   count: int, out: np.ndarray) -> None:
-    """_lookup for `count` string ids joined by zero bytes: parse and look up in one call."""
-    _lookup(dense, table, seed, _parse_joined(joined, count), out)
-
-
 def integer_ids(ids: Sequence[str]) -> np.ndarray | None:
     """(N,) int64: the value of each id if every one is a canonical decimal integer, else None."""
-    joined = joined_ids(ids)
-    if joined is None:  # an id holds the separator: not an integer
-        return None
-    values = _parse_joined(joined, len(ids))
+    values = _decimals(*id_texts(ids))
     return values if (values >= 0).all() else None
 
 
@@ -180,16 +163,13 @@ class IntegerIdIndex:
             self._table[:] = EMPTY
             _place_hashed(self._table, values, self._seed)
 
-    def rows(self, ids: Sequence[str] | np.ndarray) -> np.ndarray:
-        """(N,) int64: the catalogue row of each id, -1 where the catalogue lacks it. Strings
-        count only in canonical form ("007" is not 7); negative integers are unknown."""
-        rows = np.empty(len(ids), np.int64)
-        if is_integer_array(ids):  # uint64 beyond int64 wraps negative: unknown, rightly
-            values = np.ascontiguousarray(ids, np.int64)
-            _lookup(self._dense, self._table, self._seed, values, rows)
-            return rows
-        wanted = joined_ids(ids)
-        if wanted is None:  # "" for the ids holding the separator: unknown, as they should be
-            wanted = joined_ids(["" if SEPARATOR in i else i for i in ids])
-        _lookup_joined(self._dense, self._table, self._seed, wanted, len(ids), rows)
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        """(N,) int64: the catalogue row of each id, -1 where the catalogue lacks it. Ids count
+        only in canonical form ("007" is not 7)."""
+        return self.rows_in(*id_texts(ids))
+
+    def rows_in(self, text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """rows() of the ids text[starts[i]:ends[i]] (UTF-8 bytes, uint8), (N,) int64."""
+        rows = np.empty(len(starts), np.int64)
+        _lookup(self._dense, self._table, self._seed, _decimals(text, starts, ends), rows)
         return rows
