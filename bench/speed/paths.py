@@ -5,8 +5,8 @@ can take, one worker, against both floors of bench/speed/floor.py (one worker ea
                unless it was trained otherwise), candidates sent as strings
     float32    the same model with float32 item vectors: a refresh-items child of the main bundle
     integers   a synthetic catalogue of the main one's size with ids "0", "1", ... (int8), so the
-               service's integer id index; candidates sent as JSON integers, which the request
-               parser turns into an int64 array looked up without a string per id
+               service's integer id index; candidates sent as JSON integers, parsed from the
+               request's bytes without a string per id
     digits     that catalogue again, the same candidates sent as digit strings: parsed to
                integers in one compiled pass
 
