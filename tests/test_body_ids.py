@@ -17,6 +17,15 @@ def test_the_json_of_body_ids_is_that_of_their_strings() -> None:
     assert orjson.loads(orjson.dumps({"a": ids[:0].json()})) == {"a": []}
 
 
+def test_an_untouched_array_of_strings_is_written_as_sent_and_any_other_spelled() -> None:
+    sent = b'[ "i7",\n"a b" ]'
+    ids = body_ids(sent)
+    assert ids is not None and ids.verbatim and orjson.dumps(ids.json()) == sent
+    for changed in (ids[1:], ids.take(np.array([1, 0])), body_ids(b'["i7", 7]')):
+        assert changed is not None and not changed.verbatim
+        assert orjson.loads(orjson.dumps(changed.json())) == list(changed)
+
+
 def test_slices_and_reorderings_keep_ids_in_the_body() -> None:
     ids = body_ids(b'["5", 6, "7"]')
     assert ids is not None

@@ -18,9 +18,9 @@ from model.kernels.string_id_index import IdIndex
 def _in_body(index: IdIndex | IntegerIdIndex, body: bytes) -> list[int]:
     """rows_in of the ids in the JSON array `body`, as a request body holds them."""
     text = np.frombuffer(body, np.uint8)
-    bounds = id_bounds(text)
-    assert bounds is not None
-    return index.rows_in(text, *bounds).tolist()
+    found = id_bounds(text)
+    assert found is not None
+    return index.rows_in(text, found[0], found[1]).tolist()
 
 
 def _dict_rows(catalogue: list[str], ids: list[str]) -> list[int]:

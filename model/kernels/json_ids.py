@@ -22,7 +22,11 @@ from numba import njit
 _QUOTE, _BACKSLASH, _COMMA, _MINUS = 34, 92, 44, 45
 _OPEN, _CLOSE = 91, 93  # [ ]
 _ZERO, _NINE = 48, 57
-_SPACE, _TILDE = 32, 126  # printable ASCII: JSON forbids raw bytes below 32, 127 up is not ASCII
+# The bytes an id string holds as is: printable ASCII (JSON forbids raw bytes below 32; 127 and up
+# is not ASCII) but the quote that ends it and the backslash that starts an escape.
+_PLAIN = np.zeros(256, np.bool_)
+_PLAIN[32:127] = True
+_PLAIN[[_QUOTE, _BACKSLASH]] = False
 
 
 @njit(nogil=True, cache=True)
@@ -31,28 +35,27 @@ def _blank(byte: int) -> bool:
 
 
 @njit(nogil=True, cache=True)
-def _scan(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> int:
+def _scan(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[int, bool]:
     """Bounds of each id of the JSON array `text` (uint8) into starts / ends; the count, or -1
-    if `text` is not an array of the simple ids the module describes."""
+    if `text` is not an array of the simple ids the module describes; and whether every id was
+    a string."""
     end = text.shape[0]
     if end < 2 or text[0] != _OPEN:
-        return -1
-    count, i = 0, 1
+        return -1, False
+    count, i, strings = 0, 1, True
     while i < end:
         while i < end and _blank(text[i]):
             i += 1
         if i == end:
-            return -1
+            return -1, False
         byte = text[i]
         if byte == _QUOTE:
             i += 1
             start = i
-            while i < end and text[i] != _QUOTE:
-                if text[i] == _BACKSLASH or text[i] < _SPACE or text[i] > _TILDE:
-                    return -1
+            while i < end and _PLAIN[text[i]]:
                 i += 1
-            if i == end:
-                return -1
+            if i == end or text[i] != _QUOTE:  # an escape, a byte outside printable ASCII
+                return -1, False
             starts[count], ends[count] = start, i
             i += 1  # past the closing quote
         elif byte == _MINUS or _ZERO <= byte <= _NINE:
@@ -61,32 +64,34 @@ def _scan(text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> int:
             while i < end and _ZERO <= text[i] <= _NINE:
                 i += 1
             if i - start < 2 and byte == _MINUS:
-                return -1
+                return -1, False
             if byte == _MINUS and text[start + 1] == _ZERO:  # "-0", or JSON's own refusal "-01"
-                return -1
+                return -1, False
             starts[count], ends[count] = start, i
+            strings = False
         else:  # ], an empty array; or an object, an array, true, false, null
-            return -1
+            return -1, False
         count += 1
         while i < end and _blank(text[i]):
             i += 1
         if i == end:
-            return -1
+            return -1, False
         if text[i] == _CLOSE:
-            return count if i == end - 1 else -1
+            return (count, strings) if i == end - 1 else (-1, False)
         if text[i] != _COMMA:  # ".", "e": a number that is not an integer
-            return -1
+            return -1, False
         i += 1
-    return -1
+    return -1, False
 
 
-def id_bounds(text: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Where each id of the JSON array `text` (bytes,) uint8 starts and ends, (N,) int64 each;
-    None unless every id is an escape-free printable-ASCII string or an integer."""
+def id_bounds(text: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """Where each id of the JSON array `text` (bytes,) uint8 starts and ends, (N,) int64 each,
+    and whether they were all strings (then `text` is already their JSON array of strings); None
+    unless every id is an escape-free printable-ASCII string or an integer."""
     capacity = text.shape[0] // 2  # each id takes at least two bytes: a digit and a comma or ]
     starts, ends = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
-    count = _scan(text, starts, ends)
-    return None if count < 0 else (starts[:count], ends[:count])
+    count, strings = _scan(text, starts, ends)
+    return None if count < 0 else (starts[:count], ends[:count], strings)
 
 
 @njit(nogil=True, cache=True)
