@@ -5,12 +5,13 @@ fields and bounds, but keeps the id lists as raw JSON (msgspec.Raw: checked, not
 strings). model.kernels.json_ids then finds the ids in those bytes (service.body_ids). The
 fresh user features, when sent, are validated by pydantic's own validator of that field.
 
-Any body this pass cannot vouch for - an error, an id it does not take (escapes, non-ASCII, 584.0,
-mixed lists are fine for pydantic), a count written 5.0 - goes through the request model's full
-validation (service.schemas): it accepts the body or answers the 422 naming the fields. So the
-fast pass accepts only bodies that pydantic accepts, with the same values: tests/test_fast_body.py
-holds the two equal on generated bodies. Measured in process on a 1,000-id body: ~4 µs for
-msgspec and ~3 µs for the id bounds, against ~35 µs for pydantic's validation into a list.
+Any body this pass cannot vouch for - an error, an id it does not keep in the body (an escape, a
+non-ASCII byte, 584.0), a count written 5.0 - goes through the request model's full validation
+(service.schemas): it accepts the body or answers the 422 naming the fields. So the fast pass
+accepts only bodies that pydantic accepts, with the same values: tests/test_fast_body.py holds
+the two equal on generated bodies. Measured in process on a body of 1,000 ids like "i12345":
+~4 µs for msgspec and ~7 µs for the id bounds, against ~35 µs for pydantic's validation into a
+list of strings (which the lookup then joined and encoded again, ~10 µs).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class _Recommend(msgspec.Struct, forbid_unknown_fields=True):
     k: Annotated[int, msgspec.Meta(ge=1, le=MAX_K)] = 100
     exclude_ids: msgspec.Raw = _ABSENT
     user_features: msgspec.Raw = _ABSENT
+
 
 # The user features field as the request models validate it (strict, as RequestModel is).
 _FEATURES = TypeAdapter(UserFeatures | None, config=ConfigDict(strict=True, cache_strings="keys"))

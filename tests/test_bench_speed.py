@@ -39,17 +39,25 @@ def test_the_minimal_floor_echoes_the_candidate_ids_with_one_float_each_unvalida
         assert client.get("/readyz").json() == {"status": "ready"}
 
 
-def test_issue_12_goals_are_judged_on_the_main_bundle_rows() -> None:
-    def row(path: str, n: int, connections: int, p50: float, ratio: float) -> dict[str, object]:
+def test_the_paths_goals_are_judged_on_the_string_and_integer_rows_they_name() -> None:
+    def row(path: str, n: int, connections: int, p50: float, ratio: float,
+            cpu: float = 1.0) -> dict[str, object]:
         return {"path": path, "item_dtype": "int8", "candidates": n, "connections": connections,
-                "service": {"p50_ms": p50}, "service_vs_minimal": {"per_s": ratio}}
+                "service": {"p50_ms": p50},
+                "service_vs_minimal": {"per_s": ratio, "cpu_ms_per_request": cpu}}
 
-    rows = [row("main", 1_000, 1, 0.5, 0.7), row("main", 1_000, 16, 4.0, 0.5),
-            row("main", 10_000, 1, 3.6, 0.2), row("float32", 1_000, 1, 9.0, 0.1)]
-    goals = {goal.split(",")[0]: (value, met) for goal, _, value, met, _ in
-             paths_goals({"rows": rows})}
-    assert goals == {"/score N=1000 req/s vs the minimal floor's": (0.5, False),
-                     "/score N=1000 p50": (0.5, True), "/score N=10000 p50": (3.6, False)}
+    rows = [row("main", 1_000, 1, 0.5, 0.7), row("main", 1_000, 16, 4.0, 0.5, cpu=1.7),
+            row("main", 10_000, 1, 2.1, 0.2), row("integers", 10_000, 1, 1.4, 0.3),
+            row("float32", 1_000, 1, 9.0, 0.1), row("digits", 10_000, 1, 9.0, 0.1)]
+    goals = {(goal.split(",")[0], goal.split(",")[-1].strip()): (target, value, met)
+             for goal, target, value, met, _ in paths_goals({"rows": rows})}
+    assert goals == {
+        ("/score N=1000 req/s vs the minimal floor's", "string ids"): (">= 0.55x", 0.5, False),
+        ("/score N=1000 server CPU per request vs the minimal floor's", "string ids"):
+            ("<= 1.8x", 1.7, True),
+        ("/score N=1000 p50", "string ids"): ("<= 0.6 ms", 0.5, True),
+        ("/score N=10000 p50", "string ids"): ("<= 2 ms", 2.1, False),
+        ("/score N=10000 p50", "JSON integers"): ("<= 1.5 ms", 1.4, True)}
 
 
 def test_a_paths_cell_that_is_not_two_integers_is_refused_before_anything_runs(

@@ -115,20 +115,30 @@ def paths_section(config: ServeConfig, main: Path, logs: Path,
 
 
 def paths_goals(paths: dict[str, Any]) -> list[tuple[str, str, float, bool, str]]:
-    """The paths goals, measured on the main bundle's rows: (goal, target, value, met, unit)."""
-    main = {(r["candidates"], r["connections"]): r for r in paths["rows"] if r["path"] == "main"}
+    """The paths goals: (goal, target, value, met, unit). Those of N=1,000 are measured on the
+    main bundle's rows (string ids); at N=10,000, on the string and the JSON-integer rows."""
+    rows = {(r["path"], r["candidates"], r["connections"]): r for r in paths["rows"]}
+    main = {(n, c): r for (path, n, c), r in rows.items() if path == "main"}
     if not main:
         return []
-    what = f"one worker, {next(iter(main.values()))['item_dtype']} vectors, string ids"
+    dtype = next(iter(main.values()))["item_dtype"]
+    what = f"one worker, {dtype} vectors, string ids"
     goals = []
     busy = max((c for n, c in main if n == 1_000 and c > 1), default=None)
     if busy is not None:
-        ratio = main[1_000, busy]["service_vs_minimal"]["per_s"]
+        ratios = main[1_000, busy]["service_vs_minimal"]
         goals.append((f"/score N=1000 req/s vs the minimal floor's, {busy} connections, {what}",
-                      ">= 0.55x", ratio, ratio >= 0.55, "x"))
-    for n, target in ((1_000, 0.6), (10_000, 3.5)):
-        if (n, 1) in main:
-            p50 = main[n, 1]["service"]["p50_ms"]
-            goals.append((f"/score N={n} p50, one connection, {what}", f"<= {target:g} ms", p50,
-                          p50 <= target, "ms"))
+                      ">= 0.55x", ratios["per_s"], ratios["per_s"] >= 0.55, "x"))
+        cpu = ratios["cpu_ms_per_request"]
+        goals.append((f"/score N=1000 server CPU per request vs the minimal floor's, {busy} "
+                      f"connections, {what}", "<= 1.8x", cpu, cpu <= 1.8, "x"))
+    if (1_000, 1) in main:
+        p50 = main[1_000, 1]["service"]["p50_ms"]
+        goals.append((f"/score N=1000 p50, one connection, {what}", "<= 0.6 ms", p50,
+                      p50 <= 0.6, "ms"))
+    for path, ids, target in (("main", "string ids", 2.0), ("integers", "JSON integers", 1.5)):
+        if (path, 10_000, 1) in rows:
+            p50 = rows[path, 10_000, 1]["service"]["p50_ms"]
+            goals.append((f"/score N=10000 p50, one connection, one worker, {dtype} vectors, "
+                          f"{ids}", f"<= {target:g} ms", p50, p50 <= target, "ms"))
     return goals
