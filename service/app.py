@@ -22,7 +22,8 @@ from service.metrics import Metrics
 from service.openapi import live_openapi
 from service.protocol import SETTINGS_STATE
 from service.reloader import Reloader
-from service.routes import admin_router, plain_scoring_routes, router
+from service.routes import SCORING, admin_router, router
+from service.scoring_lane import LanedFastAPI
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.close()
             torch.set_num_threads(threads)
 
-    app = FastAPI(
+    app = LanedFastAPI(  # service.scoring_lane answers the scoring requests that succeed
+        lane=SCORING, max_body_bytes=settings.max_body_bytes,
         title="inttower",
         summary="IntTower pre-ranking: score a user's candidates, or recommend from the catalogue.",
         lifespan=lifespan,
@@ -67,7 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(router)
-    app.router.routes[0:0] = plain_scoring_routes()  # matched first: see the function
     if settings.admin_token is not None:  # without a token the admin routes do not exist (404)
         app.include_router(admin_router)
     return app

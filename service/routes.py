@@ -12,26 +12,32 @@ Challenger) and uses only those references, so a hot swap never changes a bundle
 request. In an ab rollout the challenger answers its share of the users (service.challenger); in a
 shadow rollout a sampled /score request is handed to the shadow thread once its response is sent
 (service.shadow). Responses name the version that answered.
+
+The scoring routes' work is `score_answer` and `recommend_answer` (app state, body bytes ->
+Answer). service.scoring_lane calls them in front of the app's middleware and answers the
+requests that succeed; the routes below call them for the rest, which the error handlers answer.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Request, Response
 from starlette.background import BackgroundTask
-from starlette.routing import Route
+from starlette.datastructures import State
 
 from service.body_ids import BodyIds
 from service.errors import Forbidden, NotReady
 from service.reloader import Serving
-from service.request_body import json_body, openapi_body
+from service.request_body import openapi_body, parse_body
 from service.responses import ErrorResponse, ModelResponse, ReloadResponse, StatusResponse
 from service.schemas import RecommendRequest, RecommendResponse, ScoreRequest, ScoreResponse
 from service.scorer import Scorer, Scores
+from service.scoring_lane import Answer, Answerer
 from service.shadow import ShadowJob
 
 router = APIRouter()
@@ -70,74 +76,87 @@ def _spelled(value: object) -> orjson.Fragment:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def json_response(payload: dict[str, Any]) -> Response:
+def json_bytes(payload: dict[str, Any]) -> bytes:
     # orjson writes the float32 score arrays directly, without a list of Python floats.
-    return Response(orjson.dumps(payload, default=_spelled, option=orjson.OPT_SERIALIZE_NUMPY),
-                    media_type="application/json")
+    return orjson.dumps(payload, default=_spelled, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _respond(request: Request, route: str, size: int, started: float, version: str, role: str,
-             result: Scores, **extra: Any) -> Response:
-    """`result` as the route's JSON body (plus `extra` fields); counts an unknown user; records
-    the stage times, encoding included, and the handler time."""
-    metrics = request.app.state.metrics
+def json_response(payload: dict[str, Any]) -> Response:
+    return Response(json_bytes(payload), media_type="application/json")
+
+
+def _encoded(state: State, route: str, size: int, started: float, version: str, role: str,
+             result: Scores, **extra: Any) -> bytes:
+    """`result` as the route's JSON body (plus `extra` fields); then counts an unknown user and
+    records the stage times, encoding included, and the handler time. Nothing is counted before
+    the body is written: a request that fails is answered again by the full app
+    (service.scoring_lane), which must not count it twice."""
+    encoding = time.perf_counter()
+    body = json_bytes({"model_version": version, "user_known": result.user_known,
+                       "item_ids": result.item_ids, "scores": result.scores, **extra})
+    done = time.perf_counter()
+    metrics = state.metrics
     if not result.user_known:
         metrics.unknown_user(route, version, role).inc()
     metrics.user_path(route, result.user_path).inc()
-    encoding = time.perf_counter()
-    response = json_response({"model_version": version, "user_known": result.user_known,
-                              "item_ids": result.item_ids, "scores": result.scores, **extra})
-    done = time.perf_counter()
     metrics.observe_stages(route, {**result.stages, "encode": done - encoding})
     metrics.observe(route, size, done - started, version, role)
-    return response
+    return body
 
 
+async def score_answer(state: State, raw: bytes) -> Answer:
+    """/score's answer to the body `raw`; the errors of an invalid request or an unready app."""
+    body = parse_body(ScoreRequest, raw)
+    started = time.perf_counter()
+    serving: Serving = state.reloader.serving
+    budget_ms = body.budget_ms or state.settings.score_budget_ms
+    budget_s = None if budget_ms is None else budget_ms / 1e3
+    scorer, role, result = await _answer(serving, "score", body.user_id, body.candidate_ids,
+                                         body.top_k, body.user_features, body.strict, budget_s)
+    encoded = _encoded(state, "score", len(body.candidate_ids), started, scorer.version, role,
+                       result, unknown_item_ids=result.unknown_item_ids, scored=result.scored)
+    if result.unknown_item_ids:
+        state.metrics.unknown_item(scorer.version, role).inc(len(result.unknown_item_ids))
+    challenger = serving.challenger
+    if role == "live" and challenger is not None and challenger.samples():
+        job = ShadowJob(scorer, body.user_id, body.user_features, result.rows,
+                        result.scores if body.top_k is None else None)
+        return Answer(encoded, partial(challenger.shadow_after_response, job))
+    return Answer(encoded)
+
+
+async def recommend_answer(state: State, raw: bytes) -> Answer:
+    """/recommend's answer to the body `raw`."""
+    body = parse_body(RecommendRequest, raw)
+    started = time.perf_counter()
+    scorer, role, result = await _answer(state.reloader.serving, "recommend", body.user_id,
+                                         body.k, body.exclude_ids, body.user_features)
+    return Answer(_encoded(state, "recommend", body.k, started, scorer.version, role, result))
+
+
+SCORING: dict[str, Answerer] = {"/score": score_answer, "/recommend": recommend_answer}
+
+
+def _response(answer: Answer) -> Response:
+    return Response(answer.body, media_type="application/json",
+                    background=None if answer.after is None else BackgroundTask(answer.after))
+
+
+# The scoring routes as the full app serves them: what service.scoring_lane could not answer
+# (errors, oversized or cut-off bodies) and the OpenAPI document's entries.
 @router.post("/score", response_model=ScoreResponse, responses=_ERRORS,
              openapi_extra=openapi_body(ScoreRequest))
 async def score(request: Request) -> Response:
     """Click probabilities of the candidates for one user (fresh `user_features` override the
     stored row; unknown users: the default row plus features)."""
-    body = await json_body(request, ScoreRequest)
-    started = time.perf_counter()
-    serving: Serving = request.app.state.reloader.serving
-    budget_ms = body.budget_ms or request.app.state.settings.score_budget_ms
-    budget_s = None if budget_ms is None else budget_ms / 1e3
-    scorer, role, result = await _answer(serving, "score", body.user_id, body.candidate_ids,
-                                         body.top_k, body.user_features, body.strict, budget_s)
-    if result.unknown_item_ids:
-        request.app.state.metrics.unknown_item(scorer.version, role).inc(
-            len(result.unknown_item_ids))
-    response = _respond(request, "score", len(body.candidate_ids), started, scorer.version,
-                        role, result, unknown_item_ids=result.unknown_item_ids,
-                        scored=result.scored)
-    challenger = serving.challenger
-    if role == "live" and challenger is not None and challenger.samples():
-        job = ShadowJob(scorer, body.user_id, body.user_features, result.rows,
-                        result.scores if body.top_k is None else None)
-        response.background = BackgroundTask(challenger.shadow_after_response, job)
-    return response
+    return _response(await score_answer(request.app.state, await request.body()))
 
 
 @router.post("/recommend", response_model=RecommendResponse, responses=_ERRORS,
              openapi_extra=openapi_body(RecommendRequest))
 async def recommend(request: Request) -> Response:
     """The user's top k of the whole catalogue, best first."""
-    body = await json_body(request, RecommendRequest)
-    started = time.perf_counter()
-    scorer, role, result = await _answer(request.app.state.reloader.serving, "recommend",
-                                         body.user_id, body.k, body.exclude_ids,
-                                         body.user_features)
-    return _respond(request, "recommend", body.k, started, scorer.version, role, result)
-
-
-def plain_scoring_routes() -> list[Route]:
-    """/score and /recommend as plain Starlette routes, matched before the FastAPI ones (which
-    stay, for the OpenAPI document): the endpoints take the Request and parse their own bodies,
-    so FastAPI's dependency solving only cost time (~15 µs a request, profiled). The app's
-    middleware and exception handlers apply to them alike."""
-    return [Route("/score", score, methods=["POST"], include_in_schema=False),
-            Route("/recommend", recommend, methods=["POST"], include_in_schema=False)]
+    return _response(await recommend_answer(request.app.state, await request.body()))
 
 
 @router.get("/healthz", response_model=StatusResponse)
