@@ -75,11 +75,9 @@ class HostBackend(_IndexSearch):
 
     def logits(self, user_heads: np.ndarray, rows: np.ndarray) -> np.ndarray:
         stack = user_heads.reshape(-1, user_heads.shape[-1])  # (L*Hu, d)
-        logits = self._slices.map(lambda part: maxsim_rows(self._items, part, stack), rows)
-        logits += self._bias
-        if self._item_offsets is not None:
-            logits += self._item_offsets[rows]
-        return logits
+        return self._slices.map(
+            lambda part: maxsim_rows(self._items, part, stack, self._item_offsets, self._bias),
+            rows)
 
 
 class TorchBackend(_IndexSearch):

@@ -73,12 +73,25 @@ def test_short_candidate_lists_score_every_row_and_prefetch_none_past_the_end(co
                                    atol=1e-4)
 
 
+def test_the_item_offsets_and_the_bias_are_added_row_by_row() -> None:
+    rng = np.random.default_rng(3)
+    items = rng.standard_normal((40, 4, 8), dtype=np.float32)
+    user = rng.standard_normal((12, 8), dtype=np.float32)
+    offsets = rng.standard_normal(40, dtype=np.float32)
+    rows = rng.integers(0, 40, 30)  # more than PREFETCH_AHEAD: the offsets are prefetched too
+    for stored in (ItemVectors(items), ItemVectors.encode(items, "int8")):
+        expected = _reference(stored.dequantised(), rows, user) + offsets[rows] - 0.5
+        np.testing.assert_allclose(maxsim_rows(stored, rows, user, offsets, bias=-0.5),
+                                   expected, rtol=1e-5, atol=1e-4)
+
+
 def test_ordinary_inputs_run_the_kernels_compiled_at_import() -> None:
     # Those two are compiled with the SLP vectoriser; a lazily compiled one would run without it.
     items = np.random.default_rng(0).standard_normal((20, 4, 8), dtype=np.float32)
     rows, user = np.array([3, 1, 3], np.int32), np.ones((12, 8))  # int32 rows, a float64 user
     for stored in (ItemVectors(items), ItemVectors.encode(items, "int8").aligned()):
         maxsim_rows(stored, rows, user)
+        maxsim_rows(stored, rows, user, np.zeros(20, np.float32), bias=1.0)
     assert len(_maxsim_rows.signatures) == 2
 
 

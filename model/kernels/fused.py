@@ -51,6 +51,10 @@ PREFETCH_AHEAD = 8  # candidates: enough to cover a DRAM round trip with the can
 LANES = 16  # user rows scored side by side: 16 float32 fill one 512-bit register
 HEAD_BLOCK = 4  # item heads per pass: four independent multiply-add chains hide FMA latency
 _UNSCALED = np.ones((0, 0), np.float32)  # the scales argument of a float32 catalogue
+_NO_OFFSETS = np.zeros(0, np.float32)  # the offsets argument of a model without item terms
+# Where a max over heads starts. Not -inf: the kernel's fastmath flags include `ninf` (no
+# infinities), under which LLVM may treat an infinite operand as undefined.
+_LOWEST = np.finfo(np.float32).min
 
 
 @intrinsic
@@ -72,15 +76,16 @@ _ACCUMULATORS = HEAD_BLOCK * LANES  # a literal for _stack_array
 @njit(fastmath={"contract", "nnan", "ninf", "nsz", "arcp"}, nogil=True, boundscheck=False,
       cache=True)
 def _maxsim_rows(items: np.ndarray, scales: np.ndarray, rows: np.ndarray, user_stack: np.ndarray,
-                 line: int, out: np.ndarray) -> None:
+                 line: int, offsets: np.ndarray, bias: float, out: np.ndarray) -> None:
     """(Nc, Hi, d) catalogue (float32, or int8 codes with (Nc, Hi) `scales`; an empty `scales`
-    means unscaled), (N,) rows, (R, d) user stack -> out (N,): Σ_r max_k <user_r, v_k>.
-    `line`: catalogue elements per cache line.
+    means unscaled), (N,) rows, (R, d) user stack -> out (N,): Σ_r max_k <user_r, v_k> + bias +
+    offsets[row] ((Nc,) float32 per-item terms; empty: none). `line`: catalogue elements per
+    cache line.
 
     fastmath without `reassoc`: the loop vectoriser then leaves the d loop scalar in order, for
     the SLP vectoriser to turn its LANES-wide body into vector multiply-adds."""
     n, heads, dim, rows_u = rows.shape[0], items.shape[1], items.shape[2], user_stack.shape[0]
-    width, scaled = heads * dim, scales.shape[0] > 0
+    width, scaled, shifted = heads * dim, scales.shape[0] > 0, offsets.shape[0] > 0
     flat, flat_scales = items.reshape(-1), scales.reshape(-1)
     one = np.ones(heads, np.float32)
     # (B, d, LANES): user row b*LANES + r in lane r of block b, zero rows after the last
@@ -98,6 +103,8 @@ def _maxsim_rows(items: np.ndarray, scales: np.ndarray, rows: np.ndarray, user_s
                 prefetch(flat, ahead * width + offset)
             if scaled:
                 prefetch(flat_scales, ahead * heads)
+            if shifted:
+                prefetch(offsets, ahead)
         v = items[rows[i]]  # (Hi, d), read in place
         s = scales[rows[i]] if scaled else one  # (Hi,)
         for k in range(heads):
@@ -106,7 +113,7 @@ def _maxsim_rows(items: np.ndarray, scales: np.ndarray, rows: np.ndarray, user_s
         total = np.float32(0.0)
         for u in user:  # (d, LANES)
             for r in range(LANES):
-                best[r] = -np.inf
+                best[r] = _LOWEST
             # HEAD_BLOCK heads a pass: each load of u[j] feeds HEAD_BLOCK multiply-adds. Indices
             # past the last head repeat it: a head counted twice does not change a max.
             for k in range(0, heads, HEAD_BLOCK):
@@ -123,7 +130,9 @@ def _maxsim_rows(items: np.ndarray, scales: np.ndarray, rows: np.ndarray, user_s
                         best[r] = max(best[r], acc[g, r])
             for r in range(LANES):
                 total += best[r]
-        out[i] = total
+        if shifted:
+            total += offsets[rows[i]]
+        out[i] = total + bias
 
 
 @contextmanager
@@ -147,23 +156,26 @@ def _compile() -> None:
     same scores, several times slower."""
     float_arrays = [types.Array(types.float32, ndim, "C") for ndim in (1, 2, 3)]
     rest = (float_arrays[1], types.Array(types.int64, 1, "C"), float_arrays[1], types.int64,
-            float_arrays[0])
+            float_arrays[0], types.float32, float_arrays[0])
     with _slp_vectoriser():
         for values in (float_arrays[2], types.Array(types.int8, 3, "C")):
             _maxsim_rows.compile((values, *rest))
 
 
-def maxsim_rows(items: ItemVectors, rows: np.ndarray, user_stack: np.ndarray) -> np.ndarray:
-    """FE-Block MaxSim of the catalogue rows `rows` against one user: (N,) float32.
+def maxsim_rows(items: ItemVectors, rows: np.ndarray, user_stack: np.ndarray,
+                offsets: np.ndarray | None = None, bias: float = 0.0) -> np.ndarray:
+    """FE-Block MaxSim of the catalogue rows `rows` against one user: (N,) float32; plus `bias`
+    and each row's `offsets` entry when given (the logit's other terms, added in the same pass:
+    a separate gather and two array additions cost ~5 % of a request under load, py-spy).
 
     items: the catalogue, C-contiguous (rows on 64-byte boundaries are fastest:
     ItemVectors.aligned); rows: (N,) integers, each in [0, N_items) - unchecked; user_stack:
-    (L*Hu, d).
+    (L*Hu, d); offsets: (N_items,) float32.
     """
     _compile()
     out = np.empty(len(rows), np.float32)
     scales = _UNSCALED if items.scales is None else items.scales
     _maxsim_rows(items.values, scales, np.ascontiguousarray(rows, np.int64),
                  np.ascontiguousarray(user_stack, np.float32), CACHE_LINE // items.values.itemsize,
-                 out)
+                 _NO_OFFSETS if offsets is None else offsets, np.float32(bias), out)
     return out
