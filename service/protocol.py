@@ -91,7 +91,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         received = self._head_bytes + len(data)
         if received <= self._max_header_bytes:
             self._head_bytes = received
-            self._tail = (self._tail + data)[-3:]
+            self._tail = (self._tail + data[-3:])[-3:]  # not the whole read: a body follows
             return False
         end = (self._tail + data).find(HEAD_END)  # the head may end within this read
         return end < 0 or self._head_bytes - len(self._tail) + end > self._max_header_bytes
