@@ -163,9 +163,10 @@ def _paths(paths: Doc) -> list[str]:
             'catalogue of the same size with ids "0", "1", ...; float32 is the main model with '
             "float32 item vectors (a refresh-items child). The minimal floor is a FastAPI route "
             "that parses the raw body with orjson and answers N ids and N floats (no middleware, "
-            "no validation, no model); the framework floor adds the service's middleware, error "
-            "handlers and validated request parsing. The service and both floors alternate on "
-            "the same bodies.", "",
+            "no validation, no model); the service answers in front of that framework (its "
+            "scoring lane). The framework floor is the service without the model: the same lane, "
+            "middleware, error handlers and validated request parsing. The service and both "
+            "floors alternate on the same bodies.", "",
             *table([*header, *runs, *(f"minimal {h}" for h in runs),
                      *(f"framework {h}" for h in runs)], measured), "",
             "Service / floor: the median of the ratios of runs taken together.", "",
