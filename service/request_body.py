@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
@@ -29,11 +28,6 @@ def parse_body(model: type[R], raw: bytes) -> R:
         return parse(model, raw)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from exc
-
-
-async def json_body(request: Request, model: type[R]) -> R:
-    """The request's body parsed as `model` (parse_body)."""
-    return parse_body(model, await request.body())
 
 
 def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
